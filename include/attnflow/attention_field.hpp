@@ -1,0 +1,32 @@
+#pragma once
+// The attention field A(x)_i = Σ_h W_h Σ_j a^h_ij V_h x_j of a model ([C] multi-head, SPEC §1),
+// evaluated by the streaming engine. Geometry is applied by the caller (dynamics.hpp).
+#include <vector>
+
+#include "attnflow/attention_tables.hpp"
+#include "attnflow/model.hpp"
+
+namespace attnflow {
+
+/// Evaluates A(x) for a fixed model, token masses and sequence positions, reusing its buffers.
+class AttentionField {
+ public:
+  AttentionField(Model model, std::vector<double> weights, std::vector<double> positions);
+
+  /// out = A(x) (N×d), before any geometric projection.
+  void evaluate(const Matrix& x, Matrix& out);
+
+  const Model& model() const { return model_; }
+  const std::vector<double>& weights() const { return weights_; }
+  const std::vector<double>& positions() const { return positions_; }
+
+ private:
+  Model model_;
+  std::vector<double> weights_;
+  std::vector<double> positions_;
+  QueryTable queries_;
+  KeyTable keys_;
+  std::vector<double> head_out_;
+};
+
+}  // namespace attnflow

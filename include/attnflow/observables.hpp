@@ -1,0 +1,61 @@
+#pragma once
+// The observables a run can record at its output times: one registry feeding the TOML names,
+// the HDF5 dataset names and the tests (DESIGN principle 3). Each is a pure function of the state.
+#include <array>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "attnflow/clusters.hpp"
+#include "attnflow/dynamics.hpp"
+#include "attnflow/measure.hpp"
+
+namespace attnflow {
+
+/// One registered observable.
+struct ObservableInfo {
+  std::string_view name;
+  std::string_view summary;
+  bool needs_unmasked;  ///< defined for unmasked attention only (energies)
+};
+
+/// Every scalar observable, in display order. The HDF5 dataset is /<name>.
+inline constexpr std::array<ObservableInfo, 7> kObservables{{
+    {"energy", "E = 1/(2 beta) sum_h  sum_ij w_i w_j exp(beta <Q_h x_i, K_h x_j>)  [R] E_beta", true},
+    {"energy_b", "1/2 sum_h sum_ij w_i w_j exp(<x_i, D_h x_j>), D_h = beta Q_h^T K_h  [B]", true},
+    {"energy_rate", "dE/dt = sum_i <grad_i E, dx_i/dt>: the exact dissipation along the run", true},
+    {"normalized_energy", "sum_ij w_i w_j exp(beta(<x_i,x_j> - 1))  [R] (1 iff one cluster)", false},
+    {"clusters", "number of connected components of <x_i,x_j> > 1 - delta (directions)", false},
+    {"pair_fraction", "fraction of pairs i<j with <x_i,x_j> > 1 - delta", false},
+    {"mean_cosine", "mean of <x_i,x_j>/(|x_i||x_j|) over pairs i != j", false},
+}};
+
+/// "energy, energy_b, ...": the allowed names, for messages and help.
+std::string observable_names();
+
+/// Checks every name against the registry and the model; throws InputError(key, ...).
+void validate_observables(const std::vector<std::string>& names, const Model& model,
+                          const std::string& key);
+
+/// Computes the requested observables at one state, sharing work between them (one cluster pass,
+/// one velocity evaluation).
+class ObservableSet {
+ public:
+  ObservableSet(std::vector<std::string> names, double cluster_threshold);
+
+  const std::vector<std::string>& names() const { return names_; }
+
+  /// Values in the order of names(); the last cluster summary is kept for run summaries.
+  std::vector<double> evaluate(double t, const Matrix& x, Dynamics& dynamics);
+
+  /// The cluster summary of the last evaluate() that needed one.
+  const std::optional<ClusterSummary>& last_clusters() const { return last_clusters_; }
+
+ private:
+  std::vector<std::string> names_;
+  double threshold_;
+  std::optional<ClusterSummary> last_clusters_;
+};
+
+}  // namespace attnflow

@@ -1,0 +1,61 @@
+#include "attnflow/observables.hpp"
+
+#include "attnflow/energy.hpp"
+#include "attnflow/error.hpp"
+
+namespace attnflow {
+
+std::string observable_names() {
+  std::string names;
+  for (const ObservableInfo& o : kObservables) {
+    if (!names.empty()) names += ", ";
+    names += o.name;
+  }
+  return names;
+}
+
+void validate_observables(const std::vector<std::string>& names, const Model& model,
+                          const std::string& key) {
+  for (const std::string& name : names) {
+    const ObservableInfo* found = nullptr;
+    for (const ObservableInfo& o : kObservables)
+      if (o.name == name) found = &o;
+    if (found == nullptr)
+      throw InputError(key, "unknown observable '" + name + "'; allowed: " + observable_names());
+    if (found->needs_unmasked && model.causal)
+      throw InputError(key, "'" + name + "' is defined for unmasked attention only (model.causal = true)");
+  }
+}
+
+ObservableSet::ObservableSet(std::vector<std::string> names, double cluster_threshold)
+    : names_(std::move(names)), threshold_(cluster_threshold) {}
+
+std::vector<double> ObservableSet::evaluate(double t, const Matrix& x, Dynamics& dynamics) {
+  const AttentionField& field = dynamics.field();
+  const Measure measure{x, field.weights(), field.positions()};
+  std::vector<double> values;
+  values.reserve(names_.size());
+  last_clusters_.reset();
+  for (const std::string& name : names_) {
+    if (name == "energy") {
+      values.push_back(interaction_energy(field.model(), measure).value);
+    } else if (name == "energy_b") {
+      values.push_back(interaction_energy_b(field.model(), measure).value);
+    } else if (name == "energy_rate") {
+      Matrix v;
+      dynamics.velocity(t, x, v);
+      values.push_back(energy_rate(field.model(), measure, v));
+    } else if (name == "normalized_energy") {
+      values.push_back(normalized_energy(field.model().beta, measure));
+    } else if (name == "clusters" || name == "pair_fraction") {
+      if (!last_clusters_) last_clusters_ = clusters(x, threshold_);
+      values.push_back(name == "clusters" ? static_cast<double>(last_clusters_->count)
+                                          : last_clusters_->pair_fraction);
+    } else if (name == "mean_cosine") {
+      values.push_back(mean_cosine(x));
+    }
+  }
+  return values;
+}
+
+}  // namespace attnflow

@@ -1,0 +1,67 @@
+#include "attnflow/model.hpp"
+
+#include <cmath>
+#include <string>
+
+#include "attnflow/error.hpp"
+
+namespace attnflow {
+
+Model identity_model(Index d, double beta, KernelKind kernel, Geometry geometry) {
+  Model m;
+  m.geometry = geometry;
+  m.kernel = kernel;
+  m.beta = beta;
+  m.heads.push_back(Head{Matrix::Identity(d, d), Matrix::Identity(d, d), Matrix::Identity(d, d), Matrix()});
+  return m;
+}
+
+Index model_dimension(const Model& model) {
+  return model.heads.empty() ? 0 : model.heads.front().Q.cols();
+}
+
+namespace {
+
+std::string shape(const Matrix& m) {
+  return std::to_string(m.rows()) + "x" + std::to_string(m.cols());
+}
+
+void require_finite(const Matrix& m, const std::string& key) {
+  if (!m.allFinite()) throw InputError(key, "all entries must be finite numbers");
+}
+
+}  // namespace
+
+void validate_model(const Model& model, Index d) {
+  if (!std::isfinite(model.beta) || model.beta <= 0.0)
+    throw InputError("model.beta", "must be finite and > 0, got " + std::to_string(model.beta));
+  if (model.heads.empty()) throw InputError("model.heads", "at least one head is required");
+  for (std::size_t h = 0; h < model.heads.size(); ++h) {
+    const Head& head = model.heads[h];
+    const std::string key =
+        model.heads.size() == 1 ? std::string("model") : "model.heads[" + std::to_string(h) + "]";
+    if (head.Q.cols() != d)
+      throw InputError(key + ".Q", "must have d = " + std::to_string(d) + " columns, got " + shape(head.Q));
+    if (head.K.cols() != d)
+      throw InputError(key + ".K", "must have d = " + std::to_string(d) + " columns, got " + shape(head.K));
+    if (head.K.rows() != head.Q.rows() || head.Q.rows() == 0)
+      throw InputError(key + ".K", "must have as many rows as Q (" + std::to_string(head.Q.rows()) +
+                                       "), got " + shape(head.K));
+    if (head.V.cols() != d || head.V.rows() == 0)
+      throw InputError(key + ".V", "must have d = " + std::to_string(d) + " columns, got " + shape(head.V));
+    if (head.W.size() == 0) {
+      if (head.V.rows() != d)
+        throw InputError(key + ".V", "must be " + std::to_string(d) + "x" + std::to_string(d) +
+                                         " when no output matrix W is given, got " + shape(head.V));
+    } else if (head.W.rows() != d || head.W.cols() != head.V.rows()) {
+      throw InputError(key + ".W", "must be " + std::to_string(d) + "x" + std::to_string(head.V.rows()) +
+                                       " (d x rows of V), got " + shape(head.W));
+    }
+    require_finite(head.Q, key + ".Q");
+    require_finite(head.K, key + ".K");
+    require_finite(head.V, key + ".V");
+    require_finite(head.W, key + ".W");
+  }
+}
+
+}  // namespace attnflow

@@ -1,0 +1,390 @@
+#include "attnflow/io/config.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "attnflow/error.hpp"
+#include "attnflow/geometry.hpp"
+#include "attnflow/kernel_registry.hpp"
+#include "attnflow/observables.hpp"
+
+namespace attnflow::io {
+
+namespace {
+
+std::string type_name(const toml::node& n) {
+  switch (n.type()) {
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a float";
+    case toml::node_type::boolean:
+      return "a boolean";
+    default:
+      return "a date/time";
+  }
+}
+
+std::string number_text(double v) {
+  std::ostringstream s;
+  s.precision(17);
+  s << v;
+  return s.str();
+}
+
+/// Refuses keys outside `allowed`, naming the allowed ones.
+void check_keys(const toml::table& table, const std::string& section,
+                std::initializer_list<std::string_view> allowed) {
+  for (const auto& [key, node] : table) {
+    if (std::find(allowed.begin(), allowed.end(), key.str()) != allowed.end()) continue;
+    std::string list;
+    for (std::string_view a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+    throw InputError(section + "." + std::string(key.str()), "unknown key; allowed: " + list);
+  }
+}
+
+const toml::table* section_table(const toml::table& root, const std::string& name) {
+  const toml::node* n = root.get(name);
+  if (n == nullptr) return nullptr;
+  if (!n->is_table()) throw InputError(name, "must be a table ([" + name + "]), got " + type_name(*n));
+  return n->as_table();
+}
+
+double to_number(const toml::node& n, const std::string& key) {
+  if (const auto* f = n.as_floating_point()) return f->get();
+  if (const auto* i = n.as_integer()) return static_cast<double>(i->get());
+  throw InputError(key, "must be a number, got " + type_name(n));
+}
+
+double finite_number(const toml::node& n, const std::string& key) {
+  const double v = to_number(n, key);
+  if (!std::isfinite(v)) throw InputError(key, "must be a finite number, got " + number_text(v));
+  return v;
+}
+
+double positive_number(const toml::node& n, const std::string& key) {
+  const double v = finite_number(n, key);
+  if (v <= 0.0) throw InputError(key, "must be finite and > 0, got " + number_text(v));
+  return v;
+}
+
+std::int64_t to_integer(const toml::node& n, const std::string& key) {
+  if (const auto* i = n.as_integer()) return i->get();
+  throw InputError(key, "must be an integer, got " + type_name(n));
+}
+
+bool to_bool(const toml::node& n, const std::string& key) {
+  if (const auto* b = n.as_boolean()) return b->get();
+  throw InputError(key, "must be true or false, got " + type_name(n));
+}
+
+std::string to_string(const toml::node& n, const std::string& key) {
+  if (const auto* s = n.as_string()) return s->get();
+  throw InputError(key, "must be a string, got " + type_name(n));
+}
+
+std::vector<double> to_vector(const toml::node& n, const std::string& key) {
+  const auto* a = n.as_array();
+  if (a == nullptr) throw InputError(key, "must be an array of numbers, got " + type_name(n));
+  std::vector<double> v;
+  for (std::size_t i = 0; i < a->size(); ++i)
+    v.push_back(finite_number(*a->get(i), key + "[" + std::to_string(i) + "]"));
+  return v;
+}
+
+/// A matrix as a row-major array of arrays of numbers, all rows of one length.
+Matrix to_matrix(const toml::node& n, const std::string& key) {
+  const auto* rows = n.as_array();
+  if (rows == nullptr || rows->empty())
+    throw InputError(key, "must be a non-empty array of arrays of numbers (row-major)");
+  std::size_t cols = 0;
+  Matrix m;
+  for (std::size_t r = 0; r < rows->size(); ++r) {
+    const auto* row = rows->get(r)->as_array();
+    if (row == nullptr)
+      throw InputError(key, "must be an array of arrays of numbers (row-major); row " +
+                                std::to_string(r) + " is " + type_name(*rows->get(r)));
+    if (r == 0) {
+      cols = row->size();
+      if (cols == 0) throw InputError(key, "rows must not be empty");
+      m.resize(static_cast<Index>(rows->size()), static_cast<Index>(cols));
+    } else if (row->size() != cols) {
+      throw InputError(key, "rows must all have the same length: row 0 has " + std::to_string(cols) +
+                                " entries, row " + std::to_string(r) + " has " + std::to_string(row->size()));
+    }
+    for (std::size_t c = 0; c < cols; ++c)
+      m(static_cast<Index>(r), static_cast<Index>(c)) =
+          finite_number(*row->get(c), key + "[" + std::to_string(r) + "][" + std::to_string(c) + "]");
+  }
+  return m;
+}
+
+/// Applies one `a.b.c=value` override to the parsed table.
+void apply_override(toml::table& root, const std::string& assignment) {
+  const auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw InputError("--set", "expected section.key=value, got '" + assignment + "'");
+  const std::string path = assignment.substr(0, eq);
+  const std::string value = assignment.substr(eq + 1);
+  toml::node_view<toml::node> parsed_value;
+  toml::table holder;
+  try {
+    holder = toml::parse("v = " + value);
+  } catch (const toml::parse_error&) {
+    holder = toml::table{};
+    holder.insert("v", value);  // a bare word, e.g. --set model.kernel=usa
+  }
+  std::vector<std::string> parts;
+  std::stringstream ss(path);
+  for (std::string part; std::getline(ss, part, '.');) parts.push_back(part);
+  toml::table* table = &root;
+  for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+    toml::node* child = table->get(parts[i]);
+    if (child == nullptr) {
+      table->insert(parts[i], toml::table{});
+      child = table->get(parts[i]);
+    }
+    if (!child->is_table())
+      throw InputError(path, "cannot set a key inside " + type_name(*child) + " with --set");
+    table = child->as_table();
+  }
+  table->insert_or_assign(parts.back(), *holder.get("v"));
+}
+
+Model parse_model(const toml::table* t, Index d) {
+  Model m;
+  if (t == nullptr) return identity_model(d, 1.0);
+  check_keys(*t, "model", {"geometry", "kernel", "beta", "Q", "K", "V", "W", "heads", "causal"});
+  if (const auto* n = t->get("geometry")) m.geometry = geometry_from_name(to_string(*n, "model.geometry"), "model.geometry");
+  if (const auto* n = t->get("kernel")) m.kernel = kernel_from_name(to_string(*n, "model.kernel"), "model.kernel");
+  if (const auto* n = t->get("beta")) m.beta = to_number(*n, "model.beta");
+  if (const auto* n = t->get("causal")) m.causal = to_bool(*n, "model.causal");
+  const Matrix identity = Matrix::Identity(d, d);
+  auto read_head = [&](const toml::table& h, const std::string& key) {
+    Head head{identity, identity, identity, Matrix()};
+    if (const auto* n = h.get("Q")) head.Q = to_matrix(*n, key + ".Q");
+    if (const auto* n = h.get("K")) head.K = to_matrix(*n, key + ".K");
+    if (const auto* n = h.get("V")) head.V = to_matrix(*n, key + ".V");
+    if (const auto* n = h.get("W")) head.W = to_matrix(*n, key + ".W");
+    return head;
+  };
+  if (const auto* heads = t->get("heads")) {
+    for (std::string_view k : {"Q", "K", "V", "W"})
+      if (t->contains(k))
+        throw InputError("model." + std::string(k), "give the matrices either in model or in [[model.heads]], not both");
+    const auto* a = heads->as_array();
+    if (a == nullptr || a->empty() || !a->is_array_of_tables())
+      throw InputError("model.heads", "must be a non-empty array of tables ([[model.heads]])");
+    for (std::size_t h = 0; h < a->size(); ++h) {
+      const std::string key = "model.heads[" + std::to_string(h) + "]";
+      const toml::table& ht = *a->get(h)->as_table();
+      check_keys(ht, key, {"Q", "K", "V", "W"});
+      m.heads.push_back(read_head(ht, key));
+    }
+  } else {
+    m.heads.push_back(read_head(*t, "model"));
+  }
+  validate_model(m, d);
+  return m;
+}
+
+}  // namespace
+
+RunConfig parse_config(const std::string& text, const std::vector<std::string>& overrides,
+                       const std::filesystem::path& base_dir) {
+  toml::table root;
+  try {
+    root = toml::parse(text);
+  } catch (const toml::parse_error& e) {
+    throw InputError("config", "TOML parse error at line " + std::to_string(e.source().begin.line) +
+                                   ", column " + std::to_string(e.source().begin.column) + ": " +
+                                   std::string(e.description()));
+  }
+  for (const std::string& o : overrides) apply_override(root, o);
+  for (const auto& [key, node] : root)
+    if (key != "model" && key != "init" && key != "integrate" && key != "output")
+      throw InputError(std::string(key.str()), "unknown section; allowed: model, init, integrate, output");
+
+  RunConfig cfg;
+  // [init] first: it fixes the dimension d every matrix is checked against.
+  InitConfig& init = cfg.init;
+  if (const toml::table* t = section_table(root, "init")) {
+    check_keys(*t, "init", {"kind", "n", "d", "seed", "points", "path", "mean", "cov", "rho", "weights", "positions"});
+    if (const auto* n = t->get("kind")) init.kind = to_string(*n, "init.kind");
+    static const std::set<std::string> kinds{"uniform_sphere", "gaussian", "points", "file", "equiangular"};
+    if (!kinds.contains(init.kind))
+      throw InputError("init.kind", "unknown kind '" + init.kind +
+                                        "'; allowed: uniform_sphere, gaussian, points, file, equiangular");
+    if (const auto* n = t->get("n")) {
+      const std::int64_t v = to_integer(*n, "init.n");
+      if (v < 1) throw InputError("init.n", "must be at least 1, got " + std::to_string(v));
+      init.n = v;
+    }
+    if (const auto* n = t->get("d")) {
+      const std::int64_t v = to_integer(*n, "init.d");
+      if (v < 1) throw InputError("init.d", "must be at least 1, got " + std::to_string(v));
+      init.d = v;
+    }
+    if (const auto* n = t->get("seed")) {
+      const std::int64_t v = to_integer(*n, "init.seed");
+      if (v < 0) throw InputError("init.seed", "must be >= 0, got " + std::to_string(v));
+      init.seed = static_cast<std::uint64_t>(v);
+    }
+    if (init.kind == "points") {
+      const auto* n = t->get("points");
+      if (n == nullptr) throw InputError("init.points", "is required when init.kind = \"points\"");
+      init.points = to_matrix(*n, "init.points");
+      init.n = init.points.rows();
+      init.d = init.points.cols();
+    }
+    if (init.kind == "file") {
+      const auto* n = t->get("path");
+      if (n == nullptr) throw InputError("init.path", "is required when init.kind = \"file\"");
+      init.path = to_string(*n, "init.path");
+      if (init.path.is_relative()) init.path = base_dir / init.path;
+    }
+    if (const auto* n = t->get("mean")) {
+      const auto v = to_vector(*n, "init.mean");
+      init.mean = Eigen::Map<const Vector>(v.data(), static_cast<Index>(v.size()));
+      init.d = init.mean.size();
+    }
+    if (const auto* n = t->get("cov")) init.cov = to_matrix(*n, "init.cov");
+    if (const auto* n = t->get("rho")) init.rho = finite_number(*n, "init.rho");
+    if (const auto* n = t->get("weights")) init.weights = to_vector(*n, "init.weights");
+    if (const auto* n = t->get("positions")) init.positions = to_vector(*n, "init.positions");
+  }
+  if (init.kind == "gaussian") {
+    if (init.mean.size() == 0) init.mean = Vector::Zero(init.d);
+    if (init.cov.size() == 0) init.cov = Matrix::Identity(init.d, init.d);
+  }
+
+  // The dimension of a file start is only known once it is read; the run driver re-validates.
+  cfg.model = parse_model(section_table(root, "model"), init.d);
+
+  if (const toml::table* t = section_table(root, "integrate")) {
+    check_keys(*t, "integrate", {"method", "dt", "t_end", "rtol", "atol", "max_steps"});
+    if (const auto* n = t->get("method")) cfg.integrate.method = method_from_name(to_string(*n, "integrate.method"), "integrate.method");
+    if (const auto* n = t->get("dt")) cfg.integrate.dt = positive_number(*n, "integrate.dt");
+    if (const auto* n = t->get("t_end")) {
+      cfg.t_end = finite_number(*n, "integrate.t_end");
+      if (cfg.t_end < 0.0) throw InputError("integrate.t_end", "must be finite and >= 0, got " + number_text(cfg.t_end));
+    }
+    if (const auto* n = t->get("rtol")) cfg.integrate.rtol = positive_number(*n, "integrate.rtol");
+    if (const auto* n = t->get("atol")) cfg.integrate.atol = positive_number(*n, "integrate.atol");
+    if (const auto* n = t->get("max_steps")) {
+      const std::int64_t v = to_integer(*n, "integrate.max_steps");
+      if (v < 1) throw InputError("integrate.max_steps", "must be at least 1, got " + std::to_string(v));
+      cfg.integrate.max_steps = static_cast<std::uint64_t>(v);
+    }
+  }
+
+  OutputConfig& out = cfg.output;
+  double every = cfg.t_end / 100.0;
+  std::vector<double> times;
+  if (const toml::table* t = section_table(root, "output")) {
+    check_keys(*t, "output", {"every", "times", "trajectory", "observables", "cluster_threshold"});
+    if (t->contains("every") && t->contains("times"))
+      throw InputError("output.times", "give either output.every or output.times, not both");
+    if (const auto* n = t->get("every")) every = positive_number(*n, "output.every");
+    if (const auto* n = t->get("times")) {
+      times = to_vector(*n, "output.times");
+      if (times.empty()) throw InputError("output.times", "must list at least one time");
+      for (std::size_t i = 0; i < times.size(); ++i) {
+        if (times[i] < 0.0 || times[i] > cfg.t_end)
+          throw InputError("output.times", "must lie in [0, integrate.t_end] = [0, " + number_text(cfg.t_end) +
+                                               "], got " + number_text(times[i]));
+        if (i > 0 && times[i] <= times[i - 1]) throw InputError("output.times", "must be strictly increasing");
+      }
+    }
+    if (const auto* n = t->get("trajectory")) out.trajectory = to_bool(*n, "output.trajectory");
+    if (const auto* n = t->get("observables")) {
+      const auto* a = n->as_array();
+      if (a == nullptr) throw InputError("output.observables", "must be an array of strings");
+      out.observables.clear();
+      for (std::size_t i = 0; i < a->size(); ++i) {
+        std::string name = to_string(*a->get(i), "output.observables[" + std::to_string(i) + "]");
+        if (std::find(out.observables.begin(), out.observables.end(), name) != out.observables.end())
+          throw InputError("output.observables", "'" + name + "' is listed twice");
+        out.observables.push_back(std::move(name));
+      }
+    }
+    if (const auto* n = t->get("cluster_threshold")) {
+      out.cluster_threshold = finite_number(*n, "output.cluster_threshold");
+      if (out.cluster_threshold <= 0.0 || out.cluster_threshold >= 2.0)
+        throw InputError("output.cluster_threshold", "must lie in (0, 2), got " + number_text(out.cluster_threshold));
+    }
+  }
+  validate_observables(out.observables, cfg.model, "output.observables");
+  if (times.empty()) {
+    // Frames at 0, every, 2·every, ... and t_end, computed as k·every (no accumulated drift).
+    if (cfg.t_end == 0.0) every = 1.0;
+    for (std::int64_t k = 0;; ++k) {
+      const double t = static_cast<double>(k) * every;
+      if (t >= cfg.t_end * (1.0 - 1e-12)) break;
+      times.push_back(t);
+    }
+    times.push_back(cfg.t_end);
+  }
+  if (times.front() > 0.0) {
+    out.times.push_back(0.0);
+    out.record.push_back(false);
+  }
+  for (double t : times) {
+    out.times.push_back(t);
+    out.record.push_back(true);
+  }
+
+  // The resolved configuration: the user's table after overrides, with every default written out.
+  toml::table resolved = root;
+  auto ensure = [&resolved](const char* section) -> toml::table& {
+    if (!resolved.contains(section)) resolved.insert(section, toml::table{});
+    return *resolved.get(section)->as_table();
+  };
+  toml::table& rm = ensure("model");
+  rm.insert("geometry", std::string(geometry_name(cfg.model.geometry)));
+  rm.insert("kernel", std::string(kernel_info(cfg.model.kernel).name));
+  rm.insert("beta", cfg.model.beta);
+  rm.insert("causal", cfg.model.causal);
+  toml::table& ri = ensure("init");
+  ri.insert("kind", init.kind);
+  ri.insert("n", static_cast<std::int64_t>(init.n));
+  ri.insert("d", static_cast<std::int64_t>(init.d));
+  ri.insert("seed", static_cast<std::int64_t>(init.seed));
+  toml::table& rt = ensure("integrate");
+  rt.insert("method", std::string(method_name(cfg.integrate.method)));
+  rt.insert("dt", cfg.integrate.dt);
+  rt.insert("t_end", cfg.t_end);
+  rt.insert("rtol", cfg.integrate.rtol);
+  rt.insert("atol", cfg.integrate.atol);
+  toml::table& ro = ensure("output");
+  if (!ro.contains("times")) ro.insert("every", every);
+  ro.insert("trajectory", out.trajectory);
+  toml::array obs;
+  for (const auto& o : out.observables) obs.push_back(o);
+  ro.insert_or_assign("observables", obs);
+  ro.insert("cluster_threshold", out.cluster_threshold);
+  std::ostringstream text_out;
+  text_out << resolved << "\n";
+  cfg.resolved_toml = text_out.str();
+  return cfg;
+}
+
+RunConfig load_config(const std::filesystem::path& path, const std::vector<std::string>& overrides) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError("config", "cannot read '" + path.string() + "': no such file or not readable");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return parse_config(buffer.str(), overrides, path.parent_path());
+}
+
+}  // namespace attnflow::io

@@ -1,0 +1,140 @@
+#include "attnflow/io/run.hpp"
+
+#include <cmath>
+
+#include "attnflow/dynamics.hpp"
+#include "attnflow/error.hpp"
+#include "attnflow/geometry.hpp"
+#include "attnflow/init.hpp"
+#include "attnflow/integrator.hpp"
+#include "attnflow/io/atomic_file.hpp"
+#include "attnflow/io/npy.hpp"
+#include "attnflow/io/run_writer.hpp"
+#include "attnflow/kernel_registry.hpp"
+#include "attnflow/observables.hpp"
+
+namespace attnflow::io {
+
+Measure initial_measure(const InitConfig& init, Geometry geometry) {
+  Matrix x;
+  if (init.kind == "uniform_sphere") {
+    x = sample_uniform_sphere(init.n, init.d, init.seed);
+  } else if (init.kind == "gaussian") {
+    x = sample_gaussian(init.n, init.mean, init.cov, init.seed);
+  } else if (init.kind == "points") {
+    x = init.points;
+  } else if (init.kind == "equiangular") {
+    x = equiangular_points(init.n, init.d, init.rho);
+  } else if (init.kind == "file") {
+    const NpyArray a = read_npy(init.path, "init.path");
+    if (a.shape.size() != 2)
+      throw InputError("init.path", "must hold a 2-D array (n x d), got " + std::to_string(a.shape.size()) +
+                                        " dimensions");
+    x = Eigen::Map<const Matrix>(a.data.data(), static_cast<Index>(a.shape[0]), static_cast<Index>(a.shape[1]));
+  } else {
+    throw InputError("init.kind", "unknown kind '" + init.kind + "'");
+  }
+  Measure m = uniform_measure(std::move(x));
+  if (!init.weights.empty()) m.weights = init.weights;
+  if (!init.positions.empty()) m.positions = init.positions;
+  validate_measure(m, geometry == Geometry::sphere, "init");
+  return m;
+}
+
+namespace {
+
+nlohmann::json named_values(const std::vector<std::string>& names, const std::vector<double>& values) {
+  nlohmann::json j = nlohmann::json::object();
+  for (std::size_t k = 0; k < names.size(); ++k) j[names[k]] = values[k];
+  return j;
+}
+
+}  // namespace
+
+nlohmann::json run_experiment(const RunConfig& config, const std::filesystem::path& outdir,
+                              const Progress& progress) {
+  Measure measure = initial_measure(config.init, config.model.geometry);
+  validate_model(config.model, measure.d());
+
+  std::error_code ec;
+  std::filesystem::create_directories(outdir, ec);
+  if (ec || !std::filesystem::is_directory(outdir))
+    throw InputError("output", "cannot create directory '" + outdir.string() + "': " +
+                                   (ec ? ec.message() : "a file of that name exists"));
+
+  const std::vector<std::string>& names = config.output.observables;
+  RunWriter writer(outdir / "run.h5",
+                   RunLayout{static_cast<std::size_t>(measure.n()), static_cast<std::size_t>(measure.d()),
+                             config.output.trajectory, names, {}});
+  writer.set_attribute("config", config.resolved_toml);
+  writer.set_attribute("version", std::string(ATTNFLOW_VERSION));
+  writer.set_attribute("seed", static_cast<std::int64_t>(config.init.seed));
+  writer.set_attribute("geometry", std::string(geometry_name(config.model.geometry)));
+  writer.set_attribute("kernel", std::string(kernel_info(config.model.kernel).name));
+  writer.set_attribute("beta", config.model.beta);
+  writer.write_dataset("weights", {measure.weights.size()}, measure.weights.data());
+  writer.write_dataset("positions", {measure.positions.size()}, measure.positions.data());
+
+  Dynamics dynamics(AttentionField(config.model, measure.weights, measure.positions));
+  ObservableSet observables(names, config.output.cluster_threshold);
+  std::vector<double> first_values, last_values;
+  double last_time = 0.0;
+  std::optional<ClusterSummary> last_clusters;
+
+  auto observe = [&](std::size_t k, double t, const Matrix& x) {
+    if (!config.output.record[k]) return;
+    std::vector<double> values = observables.evaluate(t, x, dynamics);
+    writer.append(t, x.data(), values, {});
+    if (writer.frames() == 1) first_values = values;
+    last_values = std::move(values);
+    last_time = t;
+    if (observables.last_clusters()) last_clusters = observables.last_clusters();
+    if (progress) progress(t, config.t_end);
+  };
+
+  nlohmann::json summary;
+  summary["attnflow_version"] = ATTNFLOW_VERSION;
+  summary["n"] = measure.n();
+  summary["d"] = measure.d();
+  summary["geometry"] = geometry_name(config.model.geometry);
+  summary["kernel"] = kernel_info(config.model.kernel).name;
+  summary["beta"] = config.model.beta;
+  summary["heads"] = config.model.heads.size();
+  summary["method"] = method_name(config.integrate.method);
+  summary["t_end"] = config.t_end;
+  summary["files"] = {{"run", "run.h5"}, {"summary", "summary.json"}};
+
+  auto finish = [&](const std::string& status) {
+    summary["status"] = status;
+    summary["frames"] = writer.frames();
+    summary["last_time"] = last_time;
+    summary["initial"] = named_values(names, first_values);
+    summary["final"] = named_values(names, last_values);
+    for (std::size_t k = 0; k < names.size(); ++k)
+      if (names[k] == "energy" && !first_values.empty() && first_values[k] > 0.0)
+        summary["energy_gain"] = last_values[k] / first_values[k];
+    if (last_clusters) {
+      std::vector<std::int64_t> sizes(static_cast<std::size_t>(last_clusters->count), 0);
+      for (std::int64_t label : last_clusters->labels) ++sizes[static_cast<std::size_t>(label)];
+      std::sort(sizes.begin(), sizes.end(), std::greater<>());
+      summary["final_cluster_sizes"] = sizes;
+    }
+    writer.commit();
+    write_json_atomic(outdir / "summary.json", summary);
+  };
+
+  Matrix x = measure.x;
+  try {
+    const IntegrateStats stats = integrate(dynamics, x, config.output.times, config.integrate, observe);
+    summary["steps"] = stats.steps;
+    summary["rejected_steps"] = stats.rejected;
+    summary["velocity_evaluations"] = stats.evaluations;
+  } catch (const NumericalError& e) {
+    finish(std::string("failed: ") + e.what());
+    throw;
+  }
+  finish("ok");
+  return summary;
+}
+
+}  // namespace attnflow::io
