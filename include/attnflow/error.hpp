@@ -1,6 +1,7 @@
 #pragma once
 // User-facing errors: every problem a user can fix carries the configuration key (or argument name)
 // it concerns, so the command line can print `error: <key>: <what is wrong, what is allowed>`.
+#include <charconv>
 #include <stdexcept>
 #include <string>
 
@@ -24,5 +25,13 @@ class NumericalError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+/// The shortest text that reads back as the same double (e.g. "-1", "0.1", "inf"): numbers in
+/// error messages are shown exactly as the user wrote them.
+inline std::string format_number(double value) {
+  char buffer[32];
+  const auto result = std::to_chars(buffer, buffer + sizeof(buffer), value);
+  return std::string(buffer, result.ptr);
+}
 
 }  // namespace attnflow

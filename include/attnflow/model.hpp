@@ -40,8 +40,8 @@ Model identity_model(Index d, double beta, KernelKind kernel = KernelKind::softm
                      Geometry geometry = Geometry::sphere);
 
 /// Checks shapes and values against the token dimension d; throws InputError naming the key
-/// (e.g. "model.heads[1].V") with what is allowed.
-void validate_model(const Model& model, Index d);
+/// ("model.V", or "model.heads[1].V" when the heads were given as a list) with what is allowed.
+void validate_model(const Model& model, Index d, bool heads_listed = false);
 
 /// Token dimension d implied by the model's first head.
 Index model_dimension(const Model& model);

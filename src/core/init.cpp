@@ -36,7 +36,7 @@ Matrix sample_gaussian(Index n, const Vector& mean, const Matrix& cov, std::uint
   const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(cov);
   if (eig.eigenvalues().minCoeff() < -1e-12 * scale)
     throw InputError("init.cov", "must be positive semi-definite, smallest eigenvalue is " +
-                                     std::to_string(eig.eigenvalues().minCoeff()));
+                                     format_number(eig.eigenvalues().minCoeff()));
   // cov = L Lᵀ with L = U diag(√λ₊).
   const Eigen::MatrixXd L =
       eig.eigenvectors() * eig.eigenvalues().cwiseMax(0.0).cwiseSqrt().asDiagonal();
@@ -58,8 +58,8 @@ Matrix equiangular_points(Index n, Index d, double rho) {
   const double nn = static_cast<double>(n);
   const double lower = -1.0 / (nn - 1.0);
   if (!std::isfinite(rho) || rho < lower || rho > 1.0)
-    throw InputError("init.rho", "must lie in [-1/(n-1), 1] = [" + std::to_string(lower) +
-                                     ", 1], got " + std::to_string(rho));
+    throw InputError("init.rho", "must lie in [-1/(n-1), 1] = [" + format_number(lower) +
+                                     ", 1], got " + format_number(rho));
   const double a = std::sqrt(1.0 - rho);
   const double b = -a / std::sqrt(nn) + std::sqrt(std::max(0.0, a * a / nn + rho));
   Matrix x = Matrix::Zero(n, d);

@@ -34,14 +34,14 @@ void validate_measure(const Measure& measure, bool on_sphere, const std::string&
     total += w;
   }
   if (std::fabs(total - 1.0) > 1e-9)
-    throw InputError(key + ".weights", "must sum to 1, got " + std::to_string(total));
+    throw InputError(key + ".weights", "must sum to 1, got " + format_number(total));
   for (double p : measure.positions)
     if (!std::isfinite(p)) throw InputError(key + ".positions", "must be finite numbers");
   if (on_sphere) {
     for (Index i = 0; i < n; ++i) {
       const double norm = measure.x.row(i).norm();
       if (std::fabs(norm - 1.0) > 1e-9)
-        throw InputError(key, "token " + std::to_string(i) + " has norm " + std::to_string(norm) +
+        throw InputError(key, "token " + std::to_string(i) + " has norm " + format_number(norm) +
                                   "; geometry 'sphere' needs unit vectors (|x| = 1 within 1e-9)");
     }
   }

@@ -32,14 +32,14 @@ void require_finite(const Matrix& m, const std::string& key) {
 
 }  // namespace
 
-void validate_model(const Model& model, Index d) {
+void validate_model(const Model& model, Index d, bool heads_listed) {
   if (!std::isfinite(model.beta) || model.beta <= 0.0)
-    throw InputError("model.beta", "must be finite and > 0, got " + std::to_string(model.beta));
+    throw InputError("model.beta", "must be finite and > 0, got " + format_number(model.beta));
   if (model.heads.empty()) throw InputError("model.heads", "at least one head is required");
   for (std::size_t h = 0; h < model.heads.size(); ++h) {
     const Head& head = model.heads[h];
     const std::string key =
-        model.heads.size() == 1 ? std::string("model") : "model.heads[" + std::to_string(h) + "]";
+        !heads_listed ? std::string("model") : "model.heads[" + std::to_string(h) + "]";
     if (head.Q.cols() != d)
       throw InputError(key + ".Q", "must have d = " + std::to_string(d) + " columns, got " + shape(head.Q));
     if (head.K.cols() != d)

@@ -31,7 +31,8 @@ int create_exclusive(const std::filesystem::path& temp, const std::filesystem::p
   // 0666 & ~umask, like any ordinary file the user creates.
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
   if (fd < 0) {
-    throw InputError("output", "cannot create file " + quoted(final_path) + ": " + errno_text(errno));
+    throw InputError("output",
+                     "cannot create file " + quoted(final_path) + ": " + errno_text(errno));
   }
   return fd;
 }

@@ -9,6 +9,7 @@
 
 #include "attnflow/error.hpp"
 #include "attnflow/geometry.hpp"
+#include "attnflow/io/npy.hpp"
 #include "attnflow/kernel_registry.hpp"
 #include "attnflow/observables.hpp"
 
@@ -36,10 +37,7 @@ std::string type_name(const toml::node& n) {
 }
 
 std::string number_text(double v) {
-  std::ostringstream s;
-  s.precision(17);
-  s << v;
-  return s.str();
+  return format_number(v);
 }
 
 /// Refuses keys outside `allowed`, naming the allowed ones.
@@ -159,6 +157,11 @@ void apply_override(toml::table& root, const std::string& assignment) {
     table = child->as_table();
   }
   table->insert_or_assign(parts.back(), *holder.get("v"));
+  // An override of one of two exclusive keys replaces the other one given in the file.
+  if (parts.size() == 2 && parts[0] == "output") {
+    if (parts[1] == "times") table->erase("every");
+    if (parts[1] == "every") table->erase("times");
+  }
 }
 
 Model parse_model(const toml::table* t, Index d) {
@@ -194,7 +197,7 @@ Model parse_model(const toml::table* t, Index d) {
   } else {
     m.heads.push_back(read_head(*t, "model"));
   }
-  validate_model(m, d);
+  validate_model(m, d, t->contains("heads"));
   return m;
 }
 
@@ -252,6 +255,15 @@ RunConfig parse_config(const std::string& text, const std::vector<std::string>& 
       if (n == nullptr) throw InputError("init.path", "is required when init.kind = \"file\"");
       init.path = to_string(*n, "init.path");
       if (init.path.is_relative()) init.path = base_dir / init.path;
+      // Read now: the file fixes n and d, which every matrix of [model] is checked against.
+      const NpyArray a = read_npy(init.path, "init.path");
+      if (a.shape.size() != 2)
+        throw InputError("init.path", "must hold a 2-D array (n x d), got " + std::to_string(a.shape.size()) +
+                                          " dimensions");
+      init.points = Eigen::Map<const Matrix>(a.data.data(), static_cast<Index>(a.shape[0]),
+                                             static_cast<Index>(a.shape[1]));
+      init.n = init.points.rows();
+      init.d = init.points.cols();
     }
     if (const auto* n = t->get("mean")) {
       const auto v = to_vector(*n, "init.mean");

@@ -25,7 +25,8 @@ namespace attnflow::io {
 namespace {
 
 // The payload is copied straight into doubles/floats; a big-endian host would need byte swaps.
-static_assert(std::endian::native == std::endian::little, "the .npy reader assumes a little-endian host");
+static_assert(std::endian::native == std::endian::little,
+              "the .npy reader assumes a little-endian host");
 static_assert(std::numeric_limits<double>::is_iec559 && std::numeric_limits<float>::is_iec559);
 
 constexpr char kMagic[] = "\x93NUMPY";
@@ -252,8 +253,8 @@ Header interpret_header(std::string_view text, const std::string& key) {
     }
     *slot = &value;
   }
-  for (const auto& [name, slot] :
-       {std::pair{"descr", descr}, std::pair{"fortran_order", fortran}, std::pair{"shape", shape}}) {
+  for (const auto& [name, slot] : {std::pair{"descr", descr}, std::pair{"fortran_order", fortran},
+                                   std::pair{"shape", shape}}) {
     if (slot == nullptr) {
       throw InputError(key, std::string("malformed .npy header: missing key '") + name + "'");
     }
@@ -270,7 +271,8 @@ Header interpret_header(std::string_view text, const std::string& key) {
   } else if (type == "<f4") {
     header.dtype = Dtype::kFloat32;
   } else if (type == ">f8" || type == ">f4") {
-    throw InputError(key, "dtype '" + type + "' is big-endian, which is not supported; " + kAllowed);
+    throw InputError(key,
+                     "dtype '" + type + "' is big-endian, which is not supported; " + kAllowed);
   } else {
     throw InputError(key, "dtype '" + abbreviated(type) + "' is not supported; " + kAllowed);
   }
@@ -286,8 +288,10 @@ Header interpret_header(std::string_view text, const std::string& key) {
   }
 
   const auto bad_shape = [&] {
-    return InputError(key, "malformed .npy header: 'shape' must be a tuple of non-negative "
-                           "integers, got " + abbreviated(shape->text));
+    return InputError(key,
+                      "malformed .npy header: 'shape' must be a tuple of non-negative "
+                      "integers, got " +
+                          abbreviated(shape->text));
   };
   if (shape->kind != Literal::Kind::kSequence || shape->text.front() != '(') throw bad_shape();
   for (const Literal& extent : shape->items) {
@@ -306,7 +310,8 @@ std::size_t read_fully(int fd, void* buffer, std::size_t size, const std::filesy
     const ssize_t got = ::read(fd, bytes + done, size - done);
     if (got < 0) {
       if (errno == EINTR) continue;
-      throw InputError(key, "cannot read " + detail::quoted(path) + ": " + detail::errno_text(errno));
+      throw InputError(key,
+                       "cannot read " + detail::quoted(path) + ": " + detail::errno_text(errno));
     }
     if (got == 0) break;
     done += static_cast<std::size_t>(got);
@@ -426,8 +431,8 @@ void write_npy_atomic(const std::filesystem::path& path, const std::vector<std::
   std::size_t count = 1;
   for (const std::size_t extent : shape) count *= extent;
 
-  std::string header = "{'descr': '<f8', 'fortran_order': False, 'shape': " + shape_text(shape) +
-                       ", }";
+  std::string header =
+      "{'descr': '<f8', 'fortran_order': False, 'shape': " + shape_text(shape) + ", }";
   // NumPy pads the header with spaces and a final '\n' so that the data starts at a multiple of
   // 64 bytes (aligned loads, memory mapping); we do the same so our files equal numpy.save's.
   constexpr std::size_t kAlign = 64;

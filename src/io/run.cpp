@@ -8,7 +8,6 @@
 #include "attnflow/init.hpp"
 #include "attnflow/integrator.hpp"
 #include "attnflow/io/atomic_file.hpp"
-#include "attnflow/io/npy.hpp"
 #include "attnflow/io/run_writer.hpp"
 #include "attnflow/kernel_registry.hpp"
 #include "attnflow/observables.hpp"
@@ -21,16 +20,10 @@ Measure initial_measure(const InitConfig& init, Geometry geometry) {
     x = sample_uniform_sphere(init.n, init.d, init.seed);
   } else if (init.kind == "gaussian") {
     x = sample_gaussian(init.n, init.mean, init.cov, init.seed);
-  } else if (init.kind == "points") {
+  } else if (init.kind == "points" || init.kind == "file") {  // files are read by the parser
     x = init.points;
   } else if (init.kind == "equiangular") {
     x = equiangular_points(init.n, init.d, init.rho);
-  } else if (init.kind == "file") {
-    const NpyArray a = read_npy(init.path, "init.path");
-    if (a.shape.size() != 2)
-      throw InputError("init.path", "must hold a 2-D array (n x d), got " + std::to_string(a.shape.size()) +
-                                        " dimensions");
-    x = Eigen::Map<const Matrix>(a.data.data(), static_cast<Index>(a.shape[0]), static_cast<Index>(a.shape[1]));
   } else {
     throw InputError("init.kind", "unknown kind '" + init.kind + "'");
   }

@@ -165,9 +165,9 @@ struct RunWriter::Impl {
                            problem + "; allowed: non-empty names without '/'");
         }
         if (name == "t" || name == "x") {
-          throw InputError("output.observables",
-                           "'" + name + "' is reserved for the run file's /" + name +
-                               " dataset; choose another observable name");
+          throw InputError("output.observables", "'" + name + "' is reserved for the run file's /" +
+                                                     name +
+                                                     " dataset; choose another observable name");
         }
         if (!names.insert(name).second) {
           throw InputError("output.observables", "'" + name + "' is listed twice");
@@ -197,8 +197,8 @@ struct RunWriter::Impl {
     check(H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG), "file access properties");
     const hid_t id = H5Fcreate(temp_path.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get());
     if (id < 0) {
-      throw InputError("output",
-                       "cannot create file " + detail::quoted(final_path) + ": " + hdf5_error_text());
+      throw InputError(
+          "output", "cannot create file " + detail::quoted(final_path) + ": " + hdf5_error_text());
     }
     file = Handle(id, H5Fclose);
 
@@ -278,9 +278,9 @@ struct RunWriter::Impl {
     hsize_t values_per_frame = 1;
     for (std::size_t i = 1; i < count.size(); ++i) values_per_frame *= count[i];
     Handle memory(check(H5Screate_simple(1, &values_per_frame, nullptr), what), H5Sclose);
-    check(H5Dwrite(dataset.get(), H5T_NATIVE_DOUBLE, memory.get(), space.get(), H5P_DEFAULT,
-                   values),
-          what);
+    check(
+        H5Dwrite(dataset.get(), H5T_NATIVE_DOUBLE, memory.get(), space.get(), H5P_DEFAULT, values),
+        what);
   }
 
   void set_attribute(const std::string& name, hid_t file_type, hid_t memory_type,
@@ -292,8 +292,8 @@ struct RunWriter::Impl {
       check(H5Adelete(file.get(), name.c_str()), what);
     }
     Handle space(check(H5Screate(H5S_SCALAR), what), H5Sclose);
-    Handle attribute(check(H5Acreate2(file.get(), name.c_str(), file_type, space.get(),
-                                      H5P_DEFAULT, H5P_DEFAULT),
+    Handle attribute(check(H5Acreate2(file.get(), name.c_str(), file_type, space.get(), H5P_DEFAULT,
+                                      H5P_DEFAULT),
                            what),
                      H5Aclose);
     check(H5Awrite(attribute.get(), memory_type, value), what);
@@ -322,16 +322,14 @@ void RunWriter::append(double t, const double* x, const std::vector<double>& sca
     throw std::invalid_argument("RunWriter::append: positions are null but the layout stores /x");
   }
   if (scalars.size() != layout.scalar_observables.size()) {
-    throw std::invalid_argument("RunWriter::append: " + std::to_string(scalars.size()) +
-                                " scalar values for " +
-                                std::to_string(layout.scalar_observables.size()) +
-                                " scalar observables");
+    throw std::invalid_argument(
+        "RunWriter::append: " + std::to_string(scalars.size()) + " scalar values for " +
+        std::to_string(layout.scalar_observables.size()) + " scalar observables");
   }
   if (token_arrays.size() != layout.token_observables.size()) {
-    throw std::invalid_argument("RunWriter::append: " + std::to_string(token_arrays.size()) +
-                                " token arrays for " +
-                                std::to_string(layout.token_observables.size()) +
-                                " token observables");
+    throw std::invalid_argument(
+        "RunWriter::append: " + std::to_string(token_arrays.size()) + " token arrays for " +
+        std::to_string(layout.token_observables.size()) + " token observables");
   }
   if (std::find(token_arrays.begin(), token_arrays.end(), nullptr) != token_arrays.end()) {
     throw std::invalid_argument("RunWriter::append: a token observable array is null");
@@ -379,11 +377,11 @@ void RunWriter::write_dataset(const std::string& name, const std::vector<std::si
   w.claim_name(name);
   const std::string what = "writing dataset /" + name;
   const std::vector<hsize_t> dims(shape.begin(), shape.end());
-  Handle space(w.check(dims.empty() ? H5Screate(H5S_SCALAR)
-                                    : H5Screate_simple(static_cast<int>(dims.size()),
-                                                       dims.data(), nullptr),
-                       what),
-               H5Sclose);
+  Handle space(
+      w.check(dims.empty() ? H5Screate(H5S_SCALAR)
+                           : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
+              what),
+      H5Sclose);
   Handle dcpl(w.check(H5Pcreate(H5P_DATASET_CREATE), what), H5Pclose);
   w.check(H5Pset_obj_track_times(dcpl.get(), false), what);
   Handle dataset(w.check(H5Dcreate2(w.file.get(), name.c_str(), H5T_IEEE_F64LE, space.get(),
@@ -395,7 +393,9 @@ void RunWriter::write_dataset(const std::string& name, const std::vector<std::si
   }
 }
 
-std::size_t RunWriter::frames() const { return impl_->frames; }
+std::size_t RunWriter::frames() const {
+  return impl_->frames;
+}
 
 void RunWriter::commit() {
   Impl& w = *impl_;
@@ -406,7 +406,12 @@ void RunWriter::commit() {
   w.tokens.clear();
   // H5Fclose writes the remaining cached chunks and metadata; its failure means a bad file.
   if (!w.file.close()) w.fail("closing the file");
-  detail::sync_and_rename(w.temp_path, w.final_path);
+  try {
+    detail::sync_and_rename(w.temp_path, w.final_path);
+  } catch (...) {
+    w.broken = true;  // the temporary file is gone; a second commit() must not pretend otherwise
+    throw;
+  }
   w.committed = true;
 }
 

@@ -80,7 +80,9 @@ TEST(IoAtomic, WriteJsonReplacesInvalidUtf8InsteadOfFailing) {
   ScratchDir dir;
   const auto path = dir / "meta.json";
   write_json_atomic(path, nlohmann::json{{"file", std::string("a\xff") + "b"}});
-  EXPECT_EQ(read_bytes(path), "{\n  \"file\": \"a\xEF\xBF\xBD" "b\"\n}\n");
+  EXPECT_EQ(read_bytes(path),
+            "{\n  \"file\": \"a\xEF\xBF\xBD"
+            "b\"\n}\n");
 }
 
 TEST(IoAtomic, UncreatableDirectoryIsAnInputErrorOnOutput) {
@@ -102,15 +104,15 @@ TEST(IoAtomic, UnwritableDirectoryIsAnInputErrorAndLeavesNothing) {
   ScratchDir dir;
   const auto locked = dir / "locked";
   std::filesystem::create_directory(locked);
-  std::filesystem::permissions(locked, std::filesystem::perms::owner_read |
-                                           std::filesystem::perms::owner_exec);
+  std::filesystem::permissions(
+      locked, std::filesystem::perms::owner_read | std::filesystem::perms::owner_exec);
   try {
     write_text_atomic(locked / "notes.txt", "x");
     FAIL() << "expected InputError";
   } catch (const InputError& error) {
-    EXPECT_EQ(std::string(error.what()), "output: cannot create file '" +
-                                             (locked / "notes.txt").string() +
-                                             "': Permission denied");
+    EXPECT_EQ(
+        std::string(error.what()),
+        "output: cannot create file '" + (locked / "notes.txt").string() + "': Permission denied");
   }
   std::filesystem::permissions(locked, std::filesystem::perms::owner_all);
   EXPECT_TRUE(dir.entries(locked).empty());

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -54,9 +55,9 @@ Read read_dataset(hid_t file, const std::string& name) {
   H5Sget_simple_extent_dims(space, result.dims.data(), result.max_dims.data());
   result.values.resize(static_cast<std::size_t>(H5Sget_simple_extent_npoints(space)));
   if (!result.values.empty()) {
-    EXPECT_GE(H5Dread(dataset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                      result.values.data()),
-              0);
+    EXPECT_GE(
+        H5Dread(dataset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, result.values.data()),
+        0);
   }
   return result;
 }
@@ -159,8 +160,7 @@ TEST(IoRunWriter, WritesTheDocumentedLayout) {
   }
   const Storage x_storage = storage_of(file, "x");
   EXPECT_EQ(x_storage.chunk, (std::vector<hsize_t>{1, 4, 3}));
-  EXPECT_EQ(x_storage.filters,
-            (std::vector<H5Z_filter_t>{H5Z_FILTER_SHUFFLE, H5Z_FILTER_DEFLATE}));
+  EXPECT_EQ(x_storage.filters, (std::vector<H5Z_filter_t>{H5Z_FILTER_SHUFFLE, H5Z_FILTER_DEFLATE}));
 
   const Read energy = read_dataset(file, "energy");
   EXPECT_EQ(energy.dims, std::vector<hsize_t>{3});
@@ -281,6 +281,23 @@ TEST(IoRunWriter, AttributesCanBeReplaced) {
   EXPECT_EQ(read_string_attribute(file, "status"), "done");
   EXPECT_EQ(read_attribute<double>(file, "steps", H5T_NATIVE_DOUBLE, H5T_FLOAT), 20.0);
   EXPECT_EQ(read_string_attribute(file, "long").size(), 100000u);
+}
+
+TEST(IoRunWriter, UnsignedAttributeBeyondInt64IsRefused) {
+  ScratchDir dir;
+  RunWriter writer(dir / "run.h5", full_layout());
+  try {
+    writer.set_attribute("big", std::numeric_limits<std::uint64_t>::max());
+    FAIL() << "expected std::invalid_argument";
+  } catch (const std::invalid_argument& error) {
+    EXPECT_STREQ(error.what(), "attribute 'big' does not fit in int64");
+  }
+  writer.set_attribute("fits", std::uint64_t{1} << 62);
+  writer.commit();
+  Id file(H5Fopen((dir / "run.h5").c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  EXPECT_EQ(read_attribute<std::int64_t>(file, "fits", H5T_NATIVE_INT64, H5T_INTEGER),
+            std::int64_t{1} << 62);
+  EXPECT_EQ(H5Aexists(file, "big"), 0);
 }
 
 TEST(IoRunWriter, ScalarFixedDataset) {
@@ -473,11 +490,11 @@ TEST(IoRunWriter, UnwritableDirectoryIsAnOutputError) {
   if (::geteuid() == 0) GTEST_SKIP() << "root ignores directory permissions";
   ScratchDir dir;
   std::filesystem::create_directory(dir / "locked");
-  std::filesystem::permissions(dir / "locked", std::filesystem::perms::owner_read |
-                                                   std::filesystem::perms::owner_exec);
-  EXPECT_EQ(construction_error(dir / "locked/run.h5", full_layout()),
-            "output: cannot create file '" + (dir / "locked/run.h5").string() +
-                "': Permission denied");
+  std::filesystem::permissions(
+      dir / "locked", std::filesystem::perms::owner_read | std::filesystem::perms::owner_exec);
+  EXPECT_EQ(
+      construction_error(dir / "locked/run.h5", full_layout()),
+      "output: cannot create file '" + (dir / "locked/run.h5").string() + "': Permission denied");
   std::filesystem::permissions(dir / "locked", std::filesystem::perms::owner_all);
 }
 

@@ -17,7 +17,7 @@ struct InitConfig {
   Index n = 64;
   Index d = 3;
   std::uint64_t seed = 0;
-  Matrix points;                 ///< kind = "points"
+  Matrix points;                 ///< kind = "points", or the contents of the file for "file"
   std::filesystem::path path;    ///< kind = "file" (.npy, n×d float64/float32)
   Vector mean;                   ///< kind = "gaussian" (default 0)
   Matrix cov;                    ///< kind = "gaussian" (default I)

@@ -14,6 +14,10 @@
 
 namespace attnflow::io {
 
+/// Integer types other than bool and std::int64_t (which has its own set_attribute overload).
+template <typename T>
+concept OtherInteger = std::integral<T> && !std::same_as<T, bool> && !std::same_as<T, std::int64_t>;
+
 /// What a run file stores per output frame; fixed for the lifetime of a RunWriter.
 struct RunLayout {
   /// Number of tokens (≥ 1).
@@ -72,8 +76,7 @@ class RunWriter {
   /// Any other integer type (int, std::size_t, ...) is stored as a 64-bit integer; without this,
   /// set_attribute("seed", 42) would be ambiguous between the int64 and double overloads.
   /// std::invalid_argument if an unsigned value exceeds the int64 range.
-  template <std::integral T>
-    requires(!std::same_as<T, bool> && !std::same_as<T, std::int64_t>)
+  template <OtherInteger T>
   void set_attribute(const std::string& name, T value) {
     if (std::cmp_greater(value, std::numeric_limits<std::int64_t>::max())) {
       throw std::invalid_argument("attribute '" + name + "' does not fit in int64");
