@@ -5,6 +5,7 @@
 
 #include "attnflow/attention_tables.hpp"
 #include "attnflow/model.hpp"
+#include "attnflow/sinkhorn.hpp"
 
 namespace attnflow {
 
@@ -20,13 +21,22 @@ class AttentionField {
   const std::vector<double>& weights() const { return weights_; }
   const std::vector<double>& positions() const { return positions_; }
 
+  /// The bias σ(s + b) uses: model.sigmoid_bias, or −log N when it is NaN.
+  double sigmoid_bias() const { return sigmoid_bias_; }
+  /// Sinkhorn kernels: the worst report over the heads of the last evaluate().
+  const SinkhornReport& last_sinkhorn() const { return last_sinkhorn_; }
+
  private:
+  void evaluate_head(const Head& head, const Matrix& x);
+
   Model model_;
   std::vector<double> weights_;
   std::vector<double> positions_;
-  QueryTable queries_;
-  KeyTable keys_;
-  std::vector<double> head_out_;
+  double sigmoid_bias_ = 0.0;
+  QueryTable queries_, col_queries_;
+  KeyTable keys_, col_keys_;
+  std::vector<double> head_out_, log_z_, f_, g_;
+  SinkhornReport last_sinkhorn_;
 };
 
 }  // namespace attnflow

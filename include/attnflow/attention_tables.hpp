@@ -17,6 +17,12 @@ inline constexpr Index kKeyBlock = 256;
 /// Queries per block: the unit of work distributed over threads.
 inline constexpr Index kQueryBlock = 32;
 
+/// Below this many pair·feature operations a reduction runs on one thread: a parallel region
+/// costs microseconds, and spinning threads slow small runs badly on a loaded machine.
+inline constexpr Index kParallelPairWork = Index{1} << 16;
+/// Below this many tokens a per-token loop runs on one thread, for the same reason.
+inline constexpr Index kParallelTokens = 4096;
+
 /// Keys, values, log-masses and sequence positions of one head, in padded SoA layout.
 struct KeyTable {
   Index n = 0;       ///< number of real keys
@@ -25,7 +31,8 @@ struct KeyTable {
   Index dv = 0;      ///< value dimension (0: only partition functions are wanted)
   std::vector<double> keys;        ///< k × stride
   std::vector<double> values;      ///< dv × stride
-  std::vector<double> log_weight;  ///< stride; −∞ for massless and padded keys
+  std::vector<double> log_weight;  ///< stride; log w_j (+ potentials); −∞ for massless and padded keys
+  std::vector<double> weight;      ///< stride; w_j; 0 for padded keys
   std::vector<double> position;    ///< stride; +∞ for padded keys
 
   const double* key_row(Index c) const { return keys.data() + c * stride; }
@@ -40,6 +47,7 @@ struct KeyTable {
     keys.assign(static_cast<std::size_t>(k * stride), 0.0);
     values.assign(static_cast<std::size_t>(dv * stride), 0.0);
     log_weight.assign(static_cast<std::size_t>(stride), -std::numeric_limits<double>::infinity());
+    weight.assign(static_cast<std::size_t>(stride), 0.0);
     position.assign(static_cast<std::size_t>(stride), std::numeric_limits<double>::infinity());
   }
 };

@@ -6,12 +6,21 @@
 
 namespace attnflow {
 
-/// Runs the streaming engine for one head with the model's kernel, β and mask.
-void attend(KernelKind kernel, bool causal, double beta, const QueryTable& queries,
-            const KeyTable& keys, AttentionOutput out);
+/// What one streaming pass needs to know about the kernel.
+struct KernelSettings {
+  KernelKind kind = KernelKind::softmax;
+  bool causal = false;
+  double beta = 1.0;
+  double sigmoid_bias = 0.0;  ///< resolved bias (sigmoid only)
+};
+
+/// Runs the streaming engine for one head. For sinkhorn this is the final row normalisation: the
+/// caller has folded the column potentials g_j into keys.log_weight (sinkhorn.hpp).
+void attend(const KernelSettings& kernel, const QueryTable& queries, const KeyTable& keys,
+            AttentionOutput out);
 
 /// Σ_j w_j e^{β⟨q_i,k_j⟩} u_j (unnormalised, whatever the model's kernel) and/or log Z_i: the
-/// reductions energies and their gradients need.
+/// reductions energies, gradients and Sinkhorn potentials need.
 void attend_unnormalized(bool causal, double beta, const QueryTable& queries, const KeyTable& keys,
                          AttentionOutput out);
 

@@ -1,14 +1,15 @@
 #pragma once
-// The right-hand side integrators see: the attention field with its geometry applied.
+// The particle system: the attention field with its geometry applied.
 #include <cstdint>
 
 #include "attnflow/attention_field.hpp"
 #include "attnflow/geometry.hpp"
+#include "attnflow/ode_system.hpp"
 
 namespace attnflow {
 
 /// ẋ = F(t, x): A(x) in R^d, P⊥_x A(x) on the sphere ([C] Transformer PDE, [R] SA/USA).
-class Dynamics {
+class Dynamics : public OdeSystem {
  public:
   explicit Dynamics(AttentionField field) : field_(std::move(field)) {}
 
@@ -16,12 +17,16 @@ class Dynamics {
   const AttentionField& field() const { return field_; }
 
   /// v = F(t, x): the tangent velocity.
-  void velocity(double t, const Matrix& x, Matrix& v);
+  void velocity(double t, const Matrix& x, Matrix& v) override;
   /// a = A(x): the raw attention output (the residual branch of a layer).
   void attention(double t, const Matrix& x, Matrix& a);
+  /// The discrete transformer layer: x ← x + h A(x), then x/|x| on the sphere (Post-LN). With
+  /// h = 1 this is exactly one residual attention layer.
+  void euler_step(double t, Matrix& x, double h, Matrix& work) override;
+  /// Row normalisation on the sphere, nothing in R^d.
+  void retract(Matrix& x) override;
 
-  /// Number of attention evaluations so far (the unit of cost).
-  std::uint64_t evaluations() const { return evaluations_; }
+  std::uint64_t evaluations() const override { return evaluations_; }
 
  private:
   AttentionField field_;

@@ -7,15 +7,15 @@
 #include <string_view>
 #include <vector>
 
-#include "attnflow/dynamics.hpp"
+#include "attnflow/ode_system.hpp"
 
 namespace attnflow {
 
 /// The integration schemes.
 enum class Method {
-  euler,   ///< the discrete transformer: x ← x + dt A(x), then x/|x| on the sphere (Post-LN layer)
-  rk4,     ///< classical Runge–Kutta on ẋ = P⊥_x A(x), renormalised after each step on the sphere
-  dopri5,  ///< adaptive Dormand–Prince 5(4) with rtol/atol, renormalised after each accepted step
+  euler,   ///< the system's Euler step; for particles the discrete transformer layer
+  rk4,     ///< classical Runge–Kutta on ẋ = F(t, x), retracted after each step
+  dopri5,  ///< adaptive Dormand–Prince 5(4) with rtol/atol, retracted after each accepted step
 };
 
 /// Integration settings.
@@ -41,7 +41,7 @@ using Observer = std::function<void(std::size_t, double, const Matrix&)>;
 /// observe at each one, the first included. Fixed-step methods take steps of dt, shrunk uniformly
 /// within an output interval whose length is not a multiple of dt, so outputs are hit exactly.
 /// Throws NumericalError if the state stops being finite; frames already observed stay valid.
-IntegrateStats integrate(Dynamics& dynamics, Matrix& x, const std::vector<double>& times,
+IntegrateStats integrate(OdeSystem& system, Matrix& x, const std::vector<double>& times,
                          const IntegrateOptions& options, const Observer& observe);
 
 /// "euler" / "rk4" / "dopri5".

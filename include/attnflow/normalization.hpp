@@ -21,13 +21,17 @@ struct RowSoftmax {
   }
 };
 
-/// Unnormalised rows (USA): out = Σ_j p_ij v_j = e^m a, evaluated as ±e^{m + log|a|} so that a
-/// zero component stays zero even when e^m alone would overflow.
+/// Unnormalised rows (USA, sigmoid): out = Σ_j p_ij v_j = e^m a. When e^m overflows on its own
+/// the product is formed as ±e^{m + log|a|}, which stays finite whenever the result does.
 struct RowSum {
   static void finalize(const OnlineSoftmax& state, const double* acc, Index dv, double* out) {
+    const double scale = state.sum > 0.0 ? std::exp(state.max) : 0.0;
     for (Index c = 0; c < dv; ++c) {
       const double a = acc[c];
-      out[c] = (a == 0.0 || state.sum == 0.0) ? 0.0 : std::copysign(std::exp(state.max + std::log(std::fabs(a))), a);
+      if (std::isfinite(scale) || a == 0.0)
+        out[c] = a * scale;
+      else
+        out[c] = std::copysign(std::exp(state.max + std::log(std::fabs(a))), a);
     }
   }
 };

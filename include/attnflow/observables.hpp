@@ -18,17 +18,19 @@ struct ObservableInfo {
   std::string_view name;
   std::string_view summary;
   bool needs_unmasked;  ///< defined for unmasked attention only (energies)
+  bool needs_sinkhorn;  ///< defined for the sinkhorn kernel only
 };
 
 /// Every scalar observable, in display order. The HDF5 dataset is /<name>.
-inline constexpr std::array<ObservableInfo, 7> kObservables{{
-    {"energy", "E = 1/(2 beta) sum_h  sum_ij w_i w_j exp(beta <Q_h x_i, K_h x_j>)  [R] E_beta", true},
-    {"energy_b", "1/2 sum_h sum_ij w_i w_j exp(<x_i, D_h x_j>), D_h = beta Q_h^T K_h  [B]", true},
-    {"energy_rate", "dE/dt = sum_i <grad_i E, dx_i/dt>: the exact dissipation along the run", true},
-    {"normalized_energy", "sum_ij w_i w_j exp(beta(<x_i,x_j> - 1))  [R] (1 iff one cluster)", false},
-    {"clusters", "number of connected components of <x_i,x_j> > 1 - delta (directions)", false},
-    {"pair_fraction", "fraction of pairs i<j with <x_i,x_j> > 1 - delta", false},
-    {"mean_cosine", "mean of <x_i,x_j>/(|x_i||x_j|) over pairs i != j", false},
+inline constexpr std::array<ObservableInfo, 8> kObservables{{
+    {"energy", "E = 1/(2 beta) sum_h  sum_ij w_i w_j exp(beta <Q_h x_i, K_h x_j>)  [R] E_beta", true, false},
+    {"energy_b", "1/2 sum_h sum_ij w_i w_j exp(<x_i, D_h x_j>), D_h = beta Q_h^T K_h  [B]", true, false},
+    {"energy_rate", "dE/dt = sum_i <grad_i E, dx_i/dt>: the exact dissipation along the run", true, false},
+    {"normalized_energy", "sum_ij w_i w_j exp(beta(<x_i,x_j> - 1))  [R] (1 iff one cluster)", false, false},
+    {"clusters", "number of connected components of <x_i,x_j> > 1 - delta (directions)", false, false},
+    {"pair_fraction", "fraction of pairs i<j with <x_i,x_j> > 1 - delta", false, false},
+    {"mean_cosine", "mean of <x_i,x_j>/(|x_i||x_j|) over pairs i != j", false, false},
+    {"sinkhorn_error", "max_j |sum_i w_i a_ij / w_j - 1|: column marginal error of the Sinkhorn plan", false, true},
 }};
 
 /// "energy, energy_b, ...": the allowed names, for messages and help.

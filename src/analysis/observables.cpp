@@ -24,6 +24,8 @@ void validate_observables(const std::vector<std::string>& names, const Model& mo
       throw InputError(key, "unknown observable '" + name + "'; allowed: " + observable_names());
     if (found->needs_unmasked && model.causal)
       throw InputError(key, "'" + name + "' is defined for unmasked attention only (model.causal = true)");
+    if (found->needs_sinkhorn && model.kernel != KernelKind::sinkhorn)
+      throw InputError(key, "'" + name + "' is defined for kernel = \"sinkhorn\" only");
   }
 }
 
@@ -53,6 +55,10 @@ std::vector<double> ObservableSet::evaluate(double t, const Matrix& x, Dynamics&
                                           : last_clusters_->pair_fraction);
     } else if (name == "mean_cosine") {
       values.push_back(mean_cosine(x));
+    } else if (name == "sinkhorn_error") {
+      Matrix v;
+      dynamics.velocity(t, x, v);
+      values.push_back(dynamics.field().last_sinkhorn().marginal_error);
     }
   }
   return values;

@@ -14,7 +14,7 @@ void fill_queries(const Matrix& P, const Matrix& x, const std::vector<double>& p
   out.k = k;
   out.queries.resize(static_cast<std::size_t>(n * k));
   out.position.assign(positions.begin(), positions.end());
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n > kParallelTokens)
   for (Index i = 0; i < n; ++i) {
     const double* xi = x.data() + i * d;
     double* qi = out.queries.data() + i * k;
@@ -35,7 +35,7 @@ void fill_keys(const Matrix& R, const Matrix* U, const Matrix& x, const std::vec
   const Index dv = U != nullptr ? U->rows() : 0;
   if (out.n != n || out.k != k || out.dv != dv) out.resize(n, k, dv);
   const Index stride = out.stride;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n > kParallelTokens)
   for (Index j = 0; j < n; ++j) {
     const double* xj = x.data() + j * d;
     for (Index a = 0; a < k; ++a) {
@@ -52,6 +52,7 @@ void fill_keys(const Matrix& R, const Matrix* U, const Matrix& x, const std::vec
     }
     const double w = weights[static_cast<std::size_t>(j)];
     out.log_weight[static_cast<std::size_t>(j)] = w > 0.0 ? std::log(w) : -std::numeric_limits<double>::infinity();
+    out.weight[static_cast<std::size_t>(j)] = w;
     out.position[static_cast<std::size_t>(j)] = positions[static_cast<std::size_t>(j)];
   }
 }

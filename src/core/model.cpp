@@ -36,10 +36,21 @@ void validate_model(const Model& model, Index d, bool heads_listed) {
   if (!std::isfinite(model.beta) || model.beta <= 0.0)
     throw InputError("model.beta", "must be finite and > 0, got " + format_number(model.beta));
   if (model.heads.empty()) throw InputError("model.heads", "at least one head is required");
+  if (std::isinf(model.sigmoid_bias))
+    throw InputError("model.sigmoid_bias", "must be a finite number, got " + format_number(model.sigmoid_bias));
+  if (model.sinkhorn_iters < 1)
+    throw InputError("model.sinkhorn_iters", "must be at least 1 (1 = softmax), got " +
+                                                 std::to_string(model.sinkhorn_iters));
+  if (!std::isfinite(model.sinkhorn_tol) || model.sinkhorn_tol <= 0.0)
+    throw InputError("model.sinkhorn_tol", "must be finite and > 0, got " + format_number(model.sinkhorn_tol));
+  if (model.kernel == KernelKind::sinkhorn && model.causal)
+    throw InputError("model.causal", "the sinkhorn kernel cannot be masked: a causal plan has no doubly "
+                                     "stochastic scaling ([C] defines Sinkhorn attention unmasked); "
+                                     "use softmax, usa, l2, sigmoid or hardmax with causal = true");
   for (std::size_t h = 0; h < model.heads.size(); ++h) {
     const Head& head = model.heads[h];
     const std::string key =
-        !heads_listed ? std::string("model") : "model.heads[" + std::to_string(h) + "]";
+        (model.heads.size() == 1 && !heads_listed) ? std::string("model") : "model.heads[" + std::to_string(h) + "]";
     if (head.Q.cols() != d)
       throw InputError(key + ".Q", "must have d = " + std::to_string(d) + " columns, got " + shape(head.Q));
     if (head.K.cols() != d)

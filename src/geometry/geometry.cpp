@@ -3,13 +3,14 @@
 #include <cmath>
 #include <string>
 
+#include "attnflow/attention_tables.hpp"
 #include "attnflow/error.hpp"
 
 namespace attnflow {
 
 void project_tangent(const Matrix& x, Matrix& v) {
   const Index n = x.rows();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n > kParallelTokens)
   for (Index i = 0; i < n; ++i) {
     const double c = x.row(i).dot(v.row(i));
     v.row(i) -= c * x.row(i);
@@ -18,7 +19,7 @@ void project_tangent(const Matrix& x, Matrix& v) {
 
 void normalize_rows(Matrix& x) {
   const Index n = x.rows();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n > kParallelTokens)
   for (Index i = 0; i < n; ++i) x.row(i) /= x.row(i).norm();
 }
 

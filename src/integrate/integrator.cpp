@@ -23,20 +23,14 @@ void check_finite(const Matrix& x, double t) {
                          time_text(t) + "; use a smaller integrate.dt or tighter tolerances");
 }
 
-void retract(Geometry geometry, Matrix& x) {
-  if (geometry == Geometry::sphere) normalize_rows(x);
-}
-
 /// Explicit Euler / classical RK4 with a given step.
 class FixedStepper {
  public:
   explicit FixedStepper(Method method) : method_(method) {}
 
-  void step(Dynamics& dyn, double t, Matrix& x, double h) {
+  void step(OdeSystem& dyn, double t, Matrix& x, double h) {
     if (method_ == Method::euler) {
-      // The discrete transformer: residual layer x + h·A(x), then LayerNorm onto the sphere.
-      dyn.attention(t, x, k1_);
-      x += h * k1_;
+      dyn.euler_step(t, x, h, k1_);
     } else {
       dyn.velocity(t, x, k1_);
       tmp_ = x + (0.5 * h) * k1_;
@@ -46,8 +40,8 @@ class FixedStepper {
       tmp_ = x + h * k3_;
       dyn.velocity(t + h, tmp_, k4_);
       x += (h / 6.0) * (k1_ + 2.0 * k2_ + 2.0 * k3_ + k4_);
+      dyn.retract(x);
     }
-    retract(dyn.geometry(), x);
   }
 
  private:
@@ -55,7 +49,7 @@ class FixedStepper {
   Matrix k1_, k2_, k3_, k4_, tmp_;
 };
 
-IntegrateStats integrate_fixed(Dynamics& dyn, Matrix& x, const std::vector<double>& times,
+IntegrateStats integrate_fixed(OdeSystem& dyn, Matrix& x, const std::vector<double>& times,
                                const IntegrateOptions& opt, const Observer& observe) {
   IntegrateStats stats;
   FixedStepper stepper(opt.method);
@@ -106,7 +100,7 @@ double error_norm(const Matrix& err, const Matrix& y0, const Matrix& y1, double 
 }
 
 /// Hairer's starting step: h with h·|f| ≈ 1 % of |y| and h⁵·|f'| ≈ 1 % (ibid. II.4).
-double initial_step(Dynamics& dyn, double t, const Matrix& x, const Matrix& f0,
+double initial_step(OdeSystem& dyn, double t, const Matrix& x, const Matrix& f0,
                     const IntegrateOptions& opt) {
   const Matrix zero = Matrix::Zero(x.rows(), x.cols());
   const double d0 = error_norm(x, x, zero, opt.atol, opt.rtol);
@@ -121,10 +115,9 @@ double initial_step(Dynamics& dyn, double t, const Matrix& x, const Matrix& f0,
   return std::min(100.0 * h0, h1);
 }
 
-IntegrateStats integrate_dopri5(Dynamics& dyn, Matrix& x, const std::vector<double>& times,
+IntegrateStats integrate_dopri5(OdeSystem& dyn, Matrix& x, const std::vector<double>& times,
                                 const IntegrateOptions& opt, const Observer& observe) {
   IntegrateStats stats;
-  const Geometry geometry = dyn.geometry();
   double t = times.front();
   observe(0, t, x);
   Matrix k1, k2, k3, k4, k5, k6, k7, y, y_new, err;
@@ -154,13 +147,14 @@ IntegrateStats integrate_dopri5(Dynamics& dyn, Matrix& x, const std::vector<doub
       if (std::isfinite(e) && e <= 1.0) {
         t = clamped ? target : t + hh;
         x.swap(y_new);
-        if (geometry == Geometry::sphere) {
-          // Renormalising moves x by O(tolerance); the FSAL stage k7 belongs to the unprojected
-          // point, so the first stage is evaluated afresh.
-          normalize_rows(x);
-          dyn.velocity(t, x, k1);
-        } else {
+        // Retracting moves x by O(tolerance); the FSAL stage k7 then belongs to the unretracted
+        // point, so the first stage is evaluated afresh (only when the retraction moved x).
+        y_new = x;
+        dyn.retract(x);
+        if (x == y_new) {
           k1.swap(k7);
+        } else {
+          dyn.velocity(t, x, k1);
         }
         check_finite(x, t);
         const double fac = e == 0.0 ? 5.0 : std::clamp(0.9 * std::pow(e, -0.2), 0.2, 5.0);
@@ -187,7 +181,7 @@ IntegrateStats integrate_dopri5(Dynamics& dyn, Matrix& x, const std::vector<doub
 
 }  // namespace
 
-IntegrateStats integrate(Dynamics& dynamics, Matrix& x, const std::vector<double>& times,
+IntegrateStats integrate(OdeSystem& dynamics, Matrix& x, const std::vector<double>& times,
                          const IntegrateOptions& options, const Observer& observe) {
   if (times.empty()) return {};
   if (options.method == Method::dopri5) return integrate_dopri5(dynamics, x, times, options, observe);

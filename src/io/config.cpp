@@ -167,11 +167,20 @@ void apply_override(toml::table& root, const std::string& assignment) {
 Model parse_model(const toml::table* t, Index d) {
   Model m;
   if (t == nullptr) return identity_model(d, 1.0);
-  check_keys(*t, "model", {"geometry", "kernel", "beta", "Q", "K", "V", "W", "heads", "causal"});
+  check_keys(*t, "model", {"geometry", "kernel", "beta", "Q", "K", "V", "W", "heads", "causal", "sigmoid_bias",
+                           "sinkhorn_iters", "sinkhorn_tol"});
   if (const auto* n = t->get("geometry")) m.geometry = geometry_from_name(to_string(*n, "model.geometry"), "model.geometry");
   if (const auto* n = t->get("kernel")) m.kernel = kernel_from_name(to_string(*n, "model.kernel"), "model.kernel");
   if (const auto* n = t->get("beta")) m.beta = to_number(*n, "model.beta");
   if (const auto* n = t->get("causal")) m.causal = to_bool(*n, "model.causal");
+  if (const auto* n = t->get("sigmoid_bias")) m.sigmoid_bias = finite_number(*n, "model.sigmoid_bias");
+  if (const auto* n = t->get("sinkhorn_iters")) {
+    const std::int64_t v = to_integer(*n, "model.sinkhorn_iters");
+    if (v < 1 || v > 1'000'000)
+      throw InputError("model.sinkhorn_iters", "must be an integer in [1, 1000000] (1 = softmax), got " + std::to_string(v));
+    m.sinkhorn_iters = static_cast<int>(v);
+  }
+  if (const auto* n = t->get("sinkhorn_tol")) m.sinkhorn_tol = positive_number(*n, "model.sinkhorn_tol");
   const Matrix identity = Matrix::Identity(d, d);
   auto read_head = [&](const toml::table& h, const std::string& key) {
     Head head{identity, identity, identity, Matrix()};
@@ -367,6 +376,10 @@ RunConfig parse_config(const std::string& text, const std::vector<std::string>& 
   rm.insert("kernel", std::string(kernel_info(cfg.model.kernel).name));
   rm.insert("beta", cfg.model.beta);
   rm.insert("causal", cfg.model.causal);
+  if (cfg.model.kernel == KernelKind::sinkhorn) {
+    rm.insert("sinkhorn_iters", static_cast<std::int64_t>(cfg.model.sinkhorn_iters));
+    rm.insert("sinkhorn_tol", cfg.model.sinkhorn_tol);
+  }
   toml::table& ri = ensure("init");
   ri.insert("kind", init.kind);
   ri.insert("n", static_cast<std::int64_t>(init.n));

@@ -20,7 +20,8 @@ CASES = [
     ("malformed", "[model\n", "error: config: TOML parse error at line 1, column 7: "
      "Error while parsing table header: expected ']', saw '\\n'"),
     ("unknown_key", VALID.replace("beta = 1.0", "beta = 1.0\nbetta = 2"),
-     "error: model.betta: unknown key; allowed: geometry, kernel, beta, Q, K, V, W, heads, causal"),
+     "error: model.betta: unknown key; allowed: geometry, kernel, beta, Q, K, V, W, heads, causal, "
+     "sigmoid_bias, sinkhorn_iters, sinkhorn_tol"),
     ("unknown_section", VALID + "\n[solver]\nx = 1\n",
      "error: solver: unknown section; allowed: model, init, integrate, output"),
     ("negative_beta", VALID.replace("beta = 1.0", "beta = -1"), "error: model.beta: must be finite and > 0, got -1"),
@@ -36,7 +37,7 @@ CASES = [
     ("head_w_shape", VALID.replace("beta = 1.0", "beta = 1.0\n[[model.heads]]\nV = [[1, 0, 0]]\nW = [[1, 0]]"),
      "error: model.heads[0].W: must be 3x1 (d x rows of V), got 1x2"),
     ("bad_kernel", VALID.replace("beta = 1.0", 'beta = 1.0\nkernel = "cosine"'),
-     "error: model.kernel: unknown kernel 'cosine'; allowed: softmax, usa"),
+     "error: model.kernel: unknown kernel 'cosine'; allowed: softmax, usa, l2, sigmoid, sinkhorn, hardmax"),
     ("bad_geometry", VALID.replace('geometry = "sphere"', 'geometry = "torus"'),
      "error: model.geometry: unknown geometry 'torus'; allowed: euclidean, sphere"),
     ("n_zero", VALID.replace("n = 8", "n = 0"), "error: init.n: must be at least 1, got 0"),
@@ -50,7 +51,7 @@ CASES = [
      "error: init.path: file not found: 'missing.npy'"),
     ("bad_observable", VALID + '\n[output]\nobservables = ["entropy"]\n',
      "error: output.observables: unknown observable 'entropy'; allowed: energy, energy_b, energy_rate, "
-     "normalized_energy, clusters, pair_fraction, mean_cosine"),
+     "normalized_energy, clusters, pair_fraction, mean_cosine, sinkhorn_error"),
     ("threshold", VALID + "\n[output]\ncluster_threshold = 2.5\n",
      "error: output.cluster_threshold: must lie in (0, 2), got 2.5"),
     ("energy_causal", VALID.replace("beta = 1.0", "beta = 1.0\ncausal = true") + '\n[output]\nobservables = ["energy"]\n',
