@@ -17,7 +17,7 @@ enum class KernelKind {
   softmax,   ///< a_ij = w_j e^{s_ij} / Σ_k w_k e^{s_ik}              [R] (SA), [C]
   usa,       ///< a_ij = w_j e^{s_ij}, no partition function           [R] (USA)
   l2,        ///< softmax of s_ij = −β‖Q x_i − K x_j‖²                 [C] (L2 attention)
-  sigmoid,   ///< a_ij = w_j σ(s_ij + b), not normalised                [C] (sigmoid attention)
+  sigmoid,   ///< a_ij = w_j e^{−b} σ(s_ij + b), not normalised         [C] (sigmoid attention)
   sinkhorn,  ///< doubly stochastic scaling of w_j e^{s_ij}             [C] (Sinkformers)
   hardmax,   ///< uniform (mass-weighted) over argmax_j s_ij: β → ∞    [R], optional limit
 };

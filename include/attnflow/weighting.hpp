@@ -33,20 +33,20 @@ struct ExpWeights {
   }
 };
 
-/// p_ij = w_j σ(s_ij + b): sigmoid attention ([C] §sigmoid; Ramapuram et al.), not normalised.
+/// p_ij = w_j e^{−b} σ(s_ij + b) = w_j / (e^b + e^{−s_ij}): sigmoid attention ([C]; Ramapuram et
+/// al. 2024), not normalised. The factor e^{−b} makes the kernel a measure kernel with two exact
+/// properties: with uniform masses w_j = 1/N and b = −log N it is the real layer Σ_j σ(s_ij − log N)
+/// V x_j, and as b → −∞ (so as N → ∞ with the default bias) it tends to USA, w_j e^{s_ij}.
+/// (SPEC's w_j σ(s_ij + b) with b = −log N would count 1/N twice and vanish as N grows.)
 struct SigmoidWeights {
   static constexpr bool kOnlineMax = false;
-  double bias;
+  double exp_bias;  ///< e^b
 
   double prepare(double*, const double*, const double*, Index) const { return 0.0; }
   static double rescale(double, double) { return 1.0; }
-  /// s_j ← w_j σ(s_j + b), with σ(z) = 1/(1 + e^{−z}) evaluated without overflow.
+  /// s_j ← w_j / (e^b + e^{−s_j}); masked keys (s_j = −∞) give 0, large scores w_j e^{−b}.
   void weights(double* s, const double*, const double* w, Index len, double) const {
-    for (Index j = 0; j < len; ++j) {
-      const double z = s[j] + bias;
-      const double sig = z >= 0.0 ? 1.0 / (1.0 + std::exp(-z)) : std::exp(z) / (1.0 + std::exp(z));
-      s[j] = w[j] * sig;
-    }
+    for (Index j = 0; j < len; ++j) s[j] = w[j] / (exp_bias + std::exp(-s[j]));
   }
 };
 

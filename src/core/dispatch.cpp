@@ -1,5 +1,7 @@
 #include "attnflow/dispatch.hpp"
 
+#include <cmath>
+
 #include "attnflow/mask.hpp"
 #include "attnflow/normalization.hpp"
 #include "attnflow/score.hpp"
@@ -35,7 +37,7 @@ void attend(const KernelSettings& kernel, const QueryTable& queries, const KeyTa
       with_mask<RowSoftmax>(kernel.causal, queries, keys, L2Score{kernel.beta}, ExpWeights{}, out);
       return;
     case KernelKind::sigmoid:
-      with_mask<RowSum>(kernel.causal, queries, keys, dot, SigmoidWeights{kernel.sigmoid_bias}, out);
+      with_mask<RowSum>(kernel.causal, queries, keys, dot, SigmoidWeights{std::exp(kernel.sigmoid_bias)}, out);
       return;
     case KernelKind::hardmax:
       with_mask<RowSoftmax>(kernel.causal, queries, keys, dot, HardmaxWeights{}, out);

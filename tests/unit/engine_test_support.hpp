@@ -100,6 +100,8 @@ inline Matrix random_orthogonal(Index d, Rng& rng) {
   return q;
 }
 
+inline void tight_kernel_parameters(Model& m);
+
 /// One head with Q = K = V = I (built here, not with identity_model, so the model is an input).
 inline Model identity_heads(Index d, double beta, KernelKind kernel,
                             Geometry geometry = Geometry::sphere) {
@@ -109,6 +111,7 @@ inline Model identity_heads(Index d, double beta, KernelKind kernel,
   m.beta = beta;
   m.heads.push_back(
       Head{Matrix::Identity(d, d), Matrix::Identity(d, d), Matrix::Identity(d, d), Matrix()});
+  tight_kernel_parameters(m);
   return m;
 }
 
@@ -131,6 +134,7 @@ inline Model multi_head(Index d, double beta, KernelKind kernel, Rng& rng,
     head.W = gaussian_matrix(d, dvs[h], rng, 1.0 / std::sqrt(static_cast<double>(dvs[h])));
     m.heads.push_back(std::move(head));
   }
+  tight_kernel_parameters(m);
   return m;
 }
 
@@ -172,7 +176,15 @@ inline double engine_bound(double score_scale, double max_log_w, Index n, Index 
   return 2.0 * kU * terms;
 }
 
-/// The bound for a whole model against its dense field.
+/// The bound for a whole model against its dense field. L = max |log w_j| (plus |b| for sigmoid:
+/// the argument s + b is rounded like s + log w).
+///
+/// Sinkhorn adds the error of stopping the iteration: the engine stops once the column marginals
+/// are within ε = model.sinkhorn_tol, then updates g once more. If the marginal errors contract by
+/// λ per iteration (the dense reference's observed rate), the remaining movement of every g_j is
+/// ≤ Σ_k ε λ^k = ε/(1 − λ), so osc(g − g*) ≤ 2ε/(1 − λ); after the final row normalisation every
+/// a_ij is off by a relative e^{osc} − 1 ≈ osc. Each pass's own rounding (≤ rel in log Z) is
+/// propagated the same way: + 2 rel/(1 − λ). Doubled for safety.
 inline double engine_bound(const Model& model, const dense::FieldResult& ref,
                            const std::vector<double>& w, Index n, Index d) {
   Index k = 0, dv = 0;
@@ -180,8 +192,19 @@ inline double engine_bound(const Model& model, const dense::FieldResult& ref,
     k = std::max(k, h.Q.rows());
     dv = std::max(dv, h.V.rows());
   }
-  return engine_bound(ref.max_score_scale, max_abs_log_weight(w), n, d, k, dv,
-                      static_cast<Index>(model.heads.size()));
+  const double rel =
+      engine_bound(ref.max_score_scale, std::max(max_abs_log_weight(w), ref.max_abs_log_weight), n,
+                   d, k, dv, static_cast<Index>(model.heads.size()));
+  if (model.kernel != KernelKind::sinkhorn) return rel;
+  const double lambda = std::min(ref.sinkhorn_rate, 0.999);
+  return rel + 4.0 * (model.sinkhorn_tol + rel) / (1.0 - lambda);
+}
+
+/// Kernel parameters the tests use: Sinkhorn run to a tight marginal tolerance with room to get
+/// there (its stopping error enters the bound above), sigmoid with the default bias −log N.
+inline void tight_kernel_parameters(Model& m) {
+  m.sinkhorn_iters = 20000;
+  m.sinkhorn_tol = 1e-13;
 }
 
 /// |actual − expected| ≤ rel · scale entrywise (scale 0 demands exact equality); reports the worst
