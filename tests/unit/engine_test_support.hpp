@@ -204,7 +204,7 @@ inline double engine_bound(const Model& model, const dense::FieldResult& ref,
 /// there (its stopping error enters the bound above), sigmoid with the default bias −log N.
 inline void tight_kernel_parameters(Model& m) {
   m.sinkhorn_iters = 20000;
-  m.sinkhorn_tol = 1e-13;
+  m.sinkhorn_tol = 1e-12;
 }
 
 /// |actual − expected| ≤ rel · scale entrywise (scale 0 demands exact equality); reports the worst

@@ -9,6 +9,7 @@
 
 #include "attnflow/attention_field.hpp"
 #include "attnflow/dispatch.hpp"
+#include "attnflow/error.hpp"
 #include "attnflow/head_tables.hpp"
 #include "attnflow/kernel_registry.hpp"
 #include "dense_reference.hpp"
@@ -19,8 +20,15 @@ namespace {
 using namespace attnflow;
 using namespace enginetest;
 
-/// Runs one head through fill_queries / fill_keys / attend() and compares values and log Z with
-/// the dense head result.
+/// The engine's per-pass kernel settings for a model over n tokens (the sigmoid bias resolved by
+/// its documented default −log N, independently of AttentionField).
+KernelSettings settings(const Model& model, Index n) {
+  return KernelSettings{model.kernel, model.causal, model.beta, dense::sigmoid_bias(model, n)};
+}
+
+/// Runs each head through fill_queries / fill_keys / attend() and compares values and log Z with
+/// the dense head result. For sinkhorn, attend() is the final row normalisation with the column
+/// potentials folded into the key log-masses (dispatch.hpp): the dense potentials are folded in.
 void check_heads_through_attend(const Model& model, const Matrix& x, const std::vector<double>& w,
                                 const std::vector<double>& pos, const dense::FieldResult& ref,
                                 double rel) {
@@ -31,13 +39,14 @@ void check_heads_through_attend(const Model& model, const Matrix& x, const std::
     SCOPED_TRACE("head " + std::to_string(h));
     const Head& head = model.heads[h];
     const Index dv = head.V.rows();
+    const dense::HeadResult& r = ref.heads[h];
     fill_queries(head.Q, x, pos, queries);
     fill_keys(head.K, &head.V, x, w, pos, keys);
+    if (model.kernel == KernelKind::sinkhorn)
+      for (Index j = 0; j < n; ++j) keys.log_weight[j] += r.g[j];
     Matrix y(n, dv);
     std::vector<double> log_z(static_cast<std::size_t>(n));
-    attend(model.kernel, model.causal, model.beta, queries, keys,
-           AttentionOutput{y.data(), log_z.data()});
-    const dense::HeadResult& r = ref.heads[h];
+    attend(settings(model, n), queries, keys, AttentionOutput{y.data(), log_z.data()});
     EXPECT_TRUE(within_scaled(y, r.y, r.y_abs, rel));
     // log Z = m + log l: absolute error ≤ |δs| + relative error of l (both inside rel) plus the
     // rounding of the final addition, u |log Z|.
@@ -49,6 +58,13 @@ void check_heads_through_attend(const Model& model, const Matrix& x, const std::
       }
     }
   }
+}
+
+/// hardmax is discontinuous: the comparison is meaningful only if no row's top two scores are
+/// closer than the scores' rounding (rel·S bounds it), which random inputs satisfy by far.
+void expect_well_posed(const Model& model, const dense::FieldResult& ref, double rel) {
+  if (model.kernel == KernelKind::hardmax)
+    ASSERT_GT(ref.min_argmax_gap, 100.0 * rel * std::max(1.0, ref.max_score_scale));
 }
 
 using DenseCase = std::tuple<std::size_t, bool, bool, bool, int, int>;
@@ -66,15 +82,28 @@ TEST_P(EngineVsDense, FieldAndHeadsMatchDenseReference) {
   const std::vector<double> pos = causal ? shuffled_tied_positions(n, rng) : index_positions(n);
   Model model = multihead ? multi_head(d, 1.0, info.kind, rng) : identity_heads(d, 2.0, info.kind);
   model.causal = causal;
+  if (info.kind == KernelKind::sinkhorn && causal) {
+    // A causal plan has no doubly stochastic scaling: the model is rejected, not evaluated.
+    EXPECT_THROW(validate_model(model, d), InputError);
+    return;
+  }
+  EXPECT_NO_THROW(validate_model(model, d));
 
   const dense::FieldResult ref = dense::field(model, x, w, pos);
   const double rel = engine_bound(model, ref, w, n, d);
+  expect_well_posed(model, ref, rel);
   ASSERT_GT(ref.v.cwiseAbs().maxCoeff(), 1e-3);  // the comparison is not between zeros
 
   AttentionField field(model, w, pos);
   Matrix out;
   field.evaluate(x, out);
   EXPECT_TRUE(within_scaled(out, ref.v, ref.v_abs, rel));
+  if (info.kind == KernelKind::sigmoid)
+    EXPECT_EQ(field.sigmoid_bias(), -std::log(static_cast<double>(n)));  // documented default
+  if (info.kind == KernelKind::sinkhorn) {
+    EXPECT_LT(field.last_sinkhorn().iterations, model.sinkhorn_iters);  // converged, not capped
+    EXPECT_LE(field.last_sinkhorn().marginal_error, model.sinkhorn_tol);
+  }
 
   // Buffers are reused: a second evaluation must reproduce the first bitwise.
   Matrix again;
@@ -103,6 +132,7 @@ INSTANTIATE_TEST_SUITE_P(AllKernels, EngineVsDense,
 TEST(EngineCausal, SortedAndReversedPositionsAcrossKeyBlocks) {
   const Index n = 600, d = 3;  // key blocks [0,256), [256,512), [512,600)
   for (const KernelInfo& info : kKernels) {
+    if (info.kind == KernelKind::sinkhorn) continue;  // cannot be masked (EngineVsDense checks)
     for (bool reversed : {false, true}) {
       SCOPED_TRACE(std::string(info.name) + (reversed ? " reversed" : " sorted"));
       Rng rng(77);
@@ -113,16 +143,19 @@ TEST(EngineCausal, SortedAndReversedPositionsAcrossKeyBlocks) {
       Model model = multi_head(d, 1.0, info.kind, rng);
       model.causal = true;
       const dense::FieldResult ref = dense::field(model, x, w, pos);
+      const double rel = engine_bound(model, ref, w, n, d);
+      expect_well_posed(model, ref, rel);
       AttentionField field(model, w, pos);
       Matrix out;
       field.evaluate(x, out);
-      EXPECT_TRUE(within_scaled(out, ref.v, ref.v_abs, engine_bound(model, ref, w, n, d)));
+      EXPECT_TRUE(within_scaled(out, ref.v, ref.v_abs, rel));
     }
   }
 }
 
 // normalization.hpp: a query that sees no key with positive mass gets 0 and log Z = −∞; a
-// massless key contributes nothing (removing it changes no other output).
+// massless key contributes nothing (removing it changes no other output). Sigmoid gets an explicit
+// bias here: its default −log N would change with the number of listed tokens.
 TEST(EngineMasks, MasslessKeysAreAbsentAndBlindQueriesGetZero) {
   const Index n = 40, d = 4;
   for (const KernelInfo& info : kKernels) {
@@ -132,21 +165,23 @@ TEST(EngineMasks, MasslessKeysAreAbsentAndBlindQueriesGetZero) {
     std::vector<double> w = random_weights(n, rng);
     w[0] = 0.0;  // token 0 (position 0) sees only itself, and it is massless
     Model model = multi_head(d, 1.0, info.kind, rng);
-    model.causal = true;
+    model.sigmoid_bias = -1.3;
+    model.causal = info.kind != KernelKind::sinkhorn;  // sinkhorn cannot be masked
     const std::vector<double> pos = index_positions(n);
     AttentionField field(model, w, pos);
     Matrix out;
     field.evaluate(x, out);
-    for (Index c = 0; c < d; ++c) EXPECT_EQ(out(0, c), 0.0);
-
-    QueryTable q;
-    KeyTable k;
-    fill_queries(model.heads[0].Q, x, pos, q);
-    fill_keys(model.heads[0].K, nullptr, x, w, pos, k);
-    std::vector<double> log_z(static_cast<std::size_t>(n));
-    attend(model.kernel, true, model.beta, q, k, AttentionOutput{nullptr, log_z.data()});
-    EXPECT_EQ(log_z[0], -kInf);
-    EXPECT_TRUE(std::isfinite(log_z[2]));
+    if (model.causal) {
+      for (Index c = 0; c < d; ++c) EXPECT_EQ(out(0, c), 0.0);
+      QueryTable q;
+      KeyTable k;
+      fill_queries(model.heads[0].Q, x, pos, q);
+      fill_keys(model.heads[0].K, nullptr, x, w, pos, k);
+      std::vector<double> log_z(static_cast<std::size_t>(n));
+      attend(settings(model, n), q, k, AttentionOutput{nullptr, log_z.data()});
+      EXPECT_EQ(log_z[0], -kInf);
+      EXPECT_TRUE(std::isfinite(log_z[2]));
+    }
 
     // Drop the massless tokens (0 and every j ≡ 1 mod 4): the others' outputs do not change.
     std::vector<Index> keep;
@@ -167,8 +202,9 @@ TEST(EngineMasks, MasslessKeysAreAbsentAndBlindQueriesGetZero) {
     Matrix kept(m, d);
     for (Index r = 0; r < m; ++r) kept.row(r) = out.row(keep[r]);
     // Both are within the engine bound of the same exact value.
-    EXPECT_TRUE(
-        within_scaled(kept, out_reduced, ref.v_abs, 2.0 * engine_bound(model, ref, ws, m, d)));
+    const double rel = engine_bound(model, ref, ws, m, d);
+    expect_well_posed(model, ref, rel);
+    EXPECT_TRUE(within_scaled(kept, out_reduced, ref.v_abs, 2.0 * rel));
   }
 }
 
@@ -229,7 +265,7 @@ TEST(EngineLargeBeta, UnnormalisedAtBeta600MatchesDirectExponentials) {
 
 // The registry's `normalized` flag against behaviour: with values u_j ≡ 1 (V = e_dᵀ on tokens
 // whose last coordinate is 1) a normalised kernel returns Σ_j a_ij = 1 and any other returns its
-// partition function Z_i = e^{log Z_i}.
+// partition function Z_i = e^{log Z_i} (dense reference).
 TEST(EngineRegistry, NormalizedFlagMatchesRowSums) {
   const Index n = 33, d = 4;
   Rng rng(3);
@@ -247,11 +283,12 @@ TEST(EngineRegistry, NormalizedFlagMatchesRowSums) {
     KeyTable k;
     fill_queries(Matrix::Identity(d, d), x, pos, q);
     fill_keys(Matrix::Identity(d, d), &v, x, w, pos, k);
+    Model model = identity_heads(d, 0.7, info.kind);
+    model.heads[0].V = v;
     std::vector<double> y(static_cast<std::size_t>(n));
-    attend(info.kind, false, 0.7, q, k, AttentionOutput{y.data(), nullptr});
-    const dense::HeadResult ref = dense::head(
-        info.kind, 0.7, Head{Matrix::Identity(d, d), Matrix::Identity(d, d), v, Matrix()}, x, w,
-        pos, false);
+    // (For sinkhorn, attend() alone is the row normalisation of the current potentials.)
+    attend(settings(model, n), q, k, AttentionOutput{y.data(), nullptr});
+    const dense::HeadResult ref = dense::head(model, model.heads[0], x, w, pos);
     for (Index i = 0; i < n; ++i) {
       // Σ_j a_ij accumulates N/8 + 8 terms and is divided by the same sum: ≤ (2(N/8+8)+2) u = 26 u
       // here; USA adds the rounding of e^{m + log|a|} (a few u for |m| ≤ 0.7·1.5², |log a| ≲ 2);
@@ -262,33 +299,60 @@ TEST(EngineRegistry, NormalizedFlagMatchesRowSums) {
   }
 }
 
-// The dense reference itself, on a case solved by hand: two tokens x_1 = (1, 0), x_2 = (c, s) on
-// the circle, masses (w_1, w_2), Q = K = V = I, so s_11 = β, s_12 = βc and
-//   softmax: v_1 = (w_1 e^β x_1 + w_2 e^{βc} x_2) / (w_1 e^β + w_2 e^{βc});  USA: the numerator.
-TEST(DenseReference, TwoTokenClosedForm) {
-  const double beta = 1.3, c = 0.6, s = 0.8, w1 = 0.25, w2 = 0.75;
+// The dense reference itself, on cases solved by hand: two unit tokens x_1 = (1, 0), x_2 = (c, s)
+// with masses (w_1, w_2), Q = K = V = I. Query 1 has s_11 = β, s_12 = βc (dot kernels) or
+// s_11 = 0, s_12 = −β|x_1 − x_2|² = −2β(1 − c) (L2), and
+//   softmax / l2: v_1 = (p_1 x_1 + p_2 x_2)/(p_1 + p_2), p_j = w_j e^{s_1j};  usa: p_1 x_1 + p_2 x_2;
+//   sigmoid: p_j = w_j σ(s_1j + b), v_1 = p_1 x_1 + p_2 x_2;  hardmax: s_11 > s_12, so v_1 = x_1;
+//   sinkhorn with w = (½, ½): a symmetric positive 2×2 kernel [[A, B], [B, A]] has the doubly
+//   stochastic scaling [[A, B], [B, A]]/(A + B) (uniform scalings), so v_1 = softmax's v_1.
+TEST(DenseReference, TwoTokenClosedForms) {
+  const double beta = 1.3, c = 0.6, s = 0.8, bias = -0.4;
   Matrix x(2, 2);
   x << 1.0, 0.0, c, s;
-  const std::vector<double> w = {w1, w2}, pos = {0.0, 1.0};
-  const double p1 = w1 * std::exp(beta), p2 = w2 * std::exp(beta * c);
-  const double usa0 = p1 + p2 * c, usa1 = p2 * s;
+  const std::vector<double> pos = {0.0, 1.0};
   for (const KernelInfo& info : kKernels) {
-    const Model model = identity_heads(2, beta, info.kind);
+    SCOPED_TRACE(info.name);
+    const std::vector<double> w = info.kind == KernelKind::sinkhorn
+                                      ? std::vector<double>{0.5, 0.5}
+                                      : std::vector<double>{0.25, 0.75};
+    Model model = identity_heads(2, beta, info.kind);
+    model.sigmoid_bias = bias;
+    double p1 = 0, p2 = 0;
+    bool normalise = info.normalized;
+    switch (info.kind) {
+      case KernelKind::softmax:
+      case KernelKind::usa:
+      case KernelKind::sinkhorn:
+        p1 = w[0] * std::exp(beta);
+        p2 = w[1] * std::exp(beta * c);
+        break;
+      case KernelKind::l2:
+        p1 = w[0];
+        p2 = w[1] * std::exp(-2.0 * beta * (1.0 - c));
+        break;
+      case KernelKind::sigmoid:
+        p1 = w[0] / (1.0 + std::exp(-(beta + bias)));
+        p2 = w[1] / (1.0 + std::exp(-(beta * c + bias)));
+        break;
+      case KernelKind::hardmax:
+        p1 = 1.0;
+        p2 = 0.0;
+        break;
+    }
+    const double norm = normalise ? p1 + p2 : 1.0;
     const dense::FieldResult ref = dense::field(model, x, w, pos);
-    const double norm = info.kind == KernelKind::softmax ? p1 + p2 : 1.0;
-    EXPECT_NEAR(ref.v(0, 0), usa0 / norm, 1e-15 * std::fabs(usa0 / norm)) << info.name;
-    EXPECT_NEAR(ref.v(0, 1), usa1 / norm, 1e-15 * std::fabs(usa1 / norm)) << info.name;
-    EXPECT_NEAR(ref.heads[0].log_z[0], std::log(p1 + p2), 1e-15) << info.name;
+    EXPECT_NEAR(ref.v(0, 0), (p1 + p2 * c) / norm, 1e-15);
+    EXPECT_NEAR(ref.v(0, 1), p2 * s / norm, 1e-15);
   }
 }
 
 // A kernel the reference does not implement must fail loudly, not return zeros.
 TEST(DenseReference, UnknownKernelThrows) {
   Model model = identity_heads(2, 1.0, KernelKind::softmax);
+  model.kernel = static_cast<KernelKind>(99);
   const Matrix x = Matrix::Identity(2, 2);
-  EXPECT_THROW(dense::head(static_cast<KernelKind>(99), 1.0, model.heads[0], x, {0.5, 0.5},
-                           {0.0, 1.0}, false),
-               std::logic_error);
+  EXPECT_THROW(dense::head(model, model.heads[0], x, {0.5, 0.5}, {0.0, 1.0}), std::logic_error);
 }
 
 }  // namespace
