@@ -19,6 +19,14 @@ int main(int argc, char** argv) {
   add(attnflow::cli::add_run_command);
   add(attnflow::cli::add_info_command);
   add(attnflow::cli::add_bench_command);
+  add(attnflow::cli::add_w2_command);
+  add(attnflow::cli::add_analyze_command);
+  add(attnflow::cli::add_sweep_command);
+  add(attnflow::cli::add_stability_command);
+  add(attnflow::cli::add_gaussian_command);
+  add(attnflow::cli::add_equiangular_command);
+  add(attnflow::cli::add_long_context_command);
+  add(attnflow::cli::add_circle_command);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

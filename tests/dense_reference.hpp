@@ -39,6 +39,12 @@ using Real = long double;
 /// σ(z) in long double.
 inline Real sigmoid(Real z) { return z >= 0 ? 1.0L / (1.0L + expl(-z)) : expl(z) / (1.0L + expl(z)); }
 
+/// The sigmoid kernel's weight per unit mass, e^{−b} σ(s + b) (docs/kernels.md: attnflow's
+/// normalisation of [C]'s w_j σ(s + b), so that b = −log N with uniform masses is the real layer
+/// Σ_j σ(s_ij − log N) V x_j, and b → −∞ gives USA). Written as e^{−b}·σ: a different evaluation
+/// from the engine's 1/(e^b + e^{−s}).
+inline Real sigmoid_weight(Real s, Real b) { return expl(-b) * sigmoid(s + b); }
+
 /// The sigmoid bias a model uses: model.sigmoid_bias, or the documented default −log N.
 inline double sigmoid_bias(const Model& model, Index n) {
   return std::isnan(model.sigmoid_bias) ? -std::log(static_cast<double>(n)) : model.sigmoid_bias;
@@ -49,7 +55,7 @@ struct HeadResult {
   Matrix y;      ///< N×dv: Σ_j a_ij V x_j
   Matrix y_abs;  ///< N×dv: Σ_j |a_ij| (|V| |x_j|), the conditioning scale of each sum
   /// log Σ_j p_ij of the kernel's unnormalised weights (−∞ when no visible key has mass):
-  /// softmax / usa / l2: log Σ_j w_j e^{s_ij}; sigmoid: log Σ_j w_j σ(s_ij + b);
+  /// softmax / usa / l2: log Σ_j w_j e^{s_ij}; sigmoid: log Σ_j w_j e^{−b} σ(s_ij + b);
   /// hardmax: max_j s_ij + log(mass of the argmax set); sinkhorn: log Σ_j w_j e^{g_j + s_ij} = −f_i.
   std::vector<double> log_z;
   /// max over contributing pairs of the scale of s_ij's rounding: β Σ_c (|Q||x_i|)_c (|K||x_j|)_c
@@ -214,7 +220,7 @@ inline HeadResult head(const Model& model, const Head& h, const Matrix& x,
       for (Index j = 0; j < n; ++j) {
         if (!live[i * n + j]) continue;
         shifted_sum += static_cast<Real>(w[j]) * expl(s[i * n + j] - m);
-        sigmoid_sum += static_cast<Real>(w[j]) * sigmoid(s[i * n + j] + bias);
+        sigmoid_sum += static_cast<Real>(w[j]) * sigmoid_weight(s[i * n + j], bias);
         if (s[i * n + j] == m)
           argmax_mass += w[j];
         else
@@ -234,8 +240,8 @@ inline HeadResult head(const Model& model, const Head& h, const Matrix& x,
             a[i * n + j] = wj * expl(sij);
             r.log_z[i] = static_cast<double>(m + logl(shifted_sum));
             break;
-          case KernelKind::sigmoid:  // w_j σ(s_ij + b), not normalised
-            a[i * n + j] = wj * sigmoid(sij + bias);
+          case KernelKind::sigmoid:  // w_j e^{−b} σ(s_ij + b), not normalised
+            a[i * n + j] = wj * sigmoid_weight(sij, bias);
             r.log_z[i] = static_cast<double>(logl(sigmoid_sum));
             break;
           case KernelKind::hardmax:  // w_j / (argmax mass) on argmax_j s_ij, exact ties share

@@ -2,6 +2,7 @@
 // Operand layout of the streaming engine. Keys and values are stored structure-of-arrays (one row
 // per feature, padded to a multiple of kLanes keys) so that the inner loop over keys is contiguous,
 // vectorises, and needs no tail handling: padded keys have log-weight −∞ and contribute nothing.
+#include <algorithm>
 #include <limits>
 #include <vector>
 
@@ -10,10 +11,22 @@
 namespace attnflow {
 
 /// Number of independent partial sums per query (the vector width the inner loops are written
-/// for). The order of every reduction is fixed by it and by kKeyBlock, not by the thread count.
+/// for). The order of every reduction is fixed by it and by the key block size, never by the
+/// thread count.
 inline constexpr Index kLanes = 8;
-/// Keys per block of the streaming reduction (the tile that stays in L1 while queries pass).
+/// Largest and smallest number of keys per block of the streaming reduction.
 inline constexpr Index kKeyBlock = 256;
+inline constexpr Index kMinKeyBlock = 32;
+
+/// Keys per block for k score features and dv value components: the largest power of two in
+/// [kMinKeyBlock, kKeyBlock] whose keys and values fit in 24 KiB, so a block stays in L1 while
+/// the queries of a block pass over it.
+constexpr Index key_block_size(Index k, Index dv) {
+  constexpr Index kBudgetBytes = 24 * 1024;
+  Index block = kKeyBlock;
+  while (block > kMinKeyBlock && block * (k + dv + 2) * Index{8} > kBudgetBytes) block /= 2;
+  return block;
+}
 /// Queries per block: the unit of work distributed over threads.
 inline constexpr Index kQueryBlock = 32;
 
@@ -23,20 +36,37 @@ inline constexpr Index kParallelPairWork = Index{1} << 16;
 /// Below this many tokens a per-token loop runs on one thread, for the same reason.
 inline constexpr Index kParallelTokens = 4096;
 
-/// Keys, values, log-masses and sequence positions of one head, in padded SoA layout.
+/// Keys, values, log-masses and sequence positions of one head. Keys and values are stored
+/// block-major: the keys of block [j0, j0 + len) occupy one contiguous k × len array (feature c is
+/// row c), and their values one dv × len array. A block is then one contiguous stretch of memory:
+/// a layout with rows N apart would put all k rows of a block in the same L1 set and on k pages.
 struct KeyTable {
   Index n = 0;       ///< number of real keys
   Index stride = 0;  ///< padded length (multiple of kLanes)
   Index k = 0;       ///< score feature dimension
   Index dv = 0;      ///< value dimension (0: only partition functions are wanted)
-  std::vector<double> keys;        ///< k × stride
-  std::vector<double> values;      ///< dv × stride
+  Index block = kKeyBlock;  ///< keys per block of the reduction: key_block_size(k, dv)
+  std::vector<double> keys;        ///< k × stride, block-major
+  std::vector<double> values;      ///< dv × stride, block-major
   std::vector<double> log_weight;  ///< stride; log w_j (+ potentials); −∞ for massless and padded keys
   std::vector<double> weight;      ///< stride; w_j; 0 for padded keys
   std::vector<double> position;    ///< stride; +∞ for padded keys
 
-  const double* key_row(Index c) const { return keys.data() + c * stride; }
-  const double* value_row(Index c) const { return values.data() + c * stride; }
+  /// Number of keys in the block that starts at j0.
+  Index block_length(Index j0) const { return std::min(block, stride - j0); }
+  /// Index of feature c of key j in a block-major array with `rows` features per key.
+  Index offset(Index rows, Index c, Index j) const {
+    const Index j0 = j / block * block;
+    return j0 * rows + c * block_length(j0) + (j - j0);
+  }
+  /// Feature c of key j.
+  double& key_at(Index c, Index j) { return keys[static_cast<std::size_t>(offset(k, c, j))]; }
+  /// Component c of the value of key j.
+  double& value_at(Index c, Index j) { return values[static_cast<std::size_t>(offset(dv, c, j))]; }
+  /// The k × len key array of the block starting at j0.
+  const double* key_block(Index j0) const { return keys.data() + j0 * k; }
+  /// The dv × len value array of the block starting at j0.
+  const double* value_block(Index j0) const { return values.data() + j0 * dv; }
 
   /// Allocates for n keys (idempotent when the sizes do not change) and resets the padding.
   void resize(Index n_keys, Index k_dim, Index v_dim) {
@@ -44,11 +74,25 @@ struct KeyTable {
     stride = (n_keys + kLanes - 1) / kLanes * kLanes;
     k = k_dim;
     dv = v_dim;
+    block = key_block_size(k_dim, v_dim);
     keys.assign(static_cast<std::size_t>(k * stride), 0.0);
     values.assign(static_cast<std::size_t>(dv * stride), 0.0);
     log_weight.assign(static_cast<std::size_t>(stride), -std::numeric_limits<double>::infinity());
     weight.assign(static_cast<std::size_t>(stride), 0.0);
     position.assign(static_cast<std::size_t>(stride), std::numeric_limits<double>::infinity());
+  }
+
+  /// Replaces the values by zeros of dimension v_dim, keeping keys, masses and positions (the
+  /// block size, and with it the key layout, follows the new dimension).
+  void reset_values(Index v_dim) {
+    std::vector<double> canonical(static_cast<std::size_t>(k * stride));
+    for (Index c = 0; c < k; ++c)
+      for (Index j = 0; j < stride; ++j) canonical[static_cast<std::size_t>(c * stride + j)] = key_at(c, j);
+    dv = v_dim;
+    block = key_block_size(k, v_dim);
+    for (Index c = 0; c < k; ++c)
+      for (Index j = 0; j < stride; ++j) key_at(c, j) = canonical[static_cast<std::size_t>(c * stride + j)];
+    values.assign(static_cast<std::size_t>(dv * stride), 0.0);
   }
 };
 

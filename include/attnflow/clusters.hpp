@@ -18,6 +18,13 @@ struct ClusterSummary {
 /// Connected components of the δ-similarity graph (exact, O(N²d), deterministic).
 ClusterSummary clusters(const Matrix& x, double delta);
 
+/// The same graph and the same result as clusters() (bitwise: same labels, same pair count) for
+/// d ≤ 3, found with a uniform grid of cells of side ≈ √(2δ) on the directions: ⟨x̂_i, x̂_j⟩ > 1 − δ
+/// implies |x̂_i − x̂_j| < √(2δ), so only pairs in neighbouring cells are tested, with the same
+/// floating-point predicate. O(N + linked pairs + pairs in neighbouring cells) instead of O(N²).
+/// Throws InputError("clusters.method", ...) for d > 3.
+ClusterSummary clusters_spatial(const Matrix& x, double delta);
+
 /// Mean of ⟨x̂_i, x̂_j⟩ over pairs i ≠ j (1 when all directions coincide), in O(Nd).
 double mean_cosine(const Matrix& x);
 

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "attnflow/attention_tables.hpp"
+#include "attnflow/simd.hpp"
 
 namespace attnflow {
 
@@ -11,8 +12,8 @@ namespace attnflow {
 struct FullMask {
   /// Whether any key of [j0, j0+len) can be visible to a query with position ≤ max_query_position.
   bool block_visible(const KeyTable&, Index, Index, double) const { return true; }
-  /// Sets masked scores to −∞.
-  void apply(double, const KeyTable&, Index, Index, double*) const {}
+  /// Scores of keys j .. j+7 with the masked ones set to −∞.
+  [[gnu::always_inline]] simd::v8d apply(double, const KeyTable&, Index, simd::v8d s) const { return s; }
 };
 
 /// Key j is visible to query i only if position_j ≤ position_i (causal / masked attention).
@@ -21,10 +22,10 @@ struct CausalMask {
     const double* p = keys.position.data() + j0;
     return *std::min_element(p, p + len) <= max_query_position;
   }
-  void apply(double query_position, const KeyTable& keys, Index j0, Index len, double* s) const {
-    const double* p = keys.position.data() + j0;
-    constexpr double kMasked = -std::numeric_limits<double>::infinity();
-    for (Index j = 0; j < len; ++j) s[j] = p[j] <= query_position ? s[j] : kMasked;
+  [[gnu::always_inline]] simd::v8d apply(double query_position, const KeyTable& keys, Index j,
+                                         simd::v8d s) const {
+    const simd::v8d masked = simd::broadcast(-std::numeric_limits<double>::infinity());
+    return simd::load(keys.position.data() + j) <= query_position ? s : masked;
   }
 };
 

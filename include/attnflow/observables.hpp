@@ -22,7 +22,7 @@ struct ObservableInfo {
 };
 
 /// Every scalar observable, in display order. The HDF5 dataset is /<name>.
-inline constexpr std::array<ObservableInfo, 8> kObservables{{
+inline constexpr std::array<ObservableInfo, 11> kObservables{{
     {"energy", "E = 1/(2 beta) sum_h  sum_ij w_i w_j exp(beta <Q_h x_i, K_h x_j>)  [R] E_beta", true, false},
     {"energy_b", "1/2 sum_h sum_ij w_i w_j exp(<x_i, D_h x_j>), D_h = beta Q_h^T K_h  [B]", true, false},
     {"energy_rate", "dE/dt = sum_i <grad_i E, dx_i/dt>: the exact dissipation along the run", true, false},
@@ -31,6 +31,11 @@ inline constexpr std::array<ObservableInfo, 8> kObservables{{
     {"pair_fraction", "fraction of pairs i<j with <x_i,x_j> > 1 - delta", false, false},
     {"mean_cosine", "mean of <x_i,x_j>/(|x_i||x_j|) over pairs i != j", false, false},
     {"sinkhorn_error", "max_j |sum_i w_i a_ij / w_j - 1|: column marginal error of the Sinkhorn plan", false, true},
+    {"gaussian_w2", "W2 (Bures) between N(token mean, token cov) and the Gaussian solution of the PDE  [C]", true,
+     false},
+    {"gaussian_mean_error", "|token mean - m(t)|, m(t) the mean of the Gaussian solution  [C]", true, false},
+    {"gaussian_cov_error", "|token cov - Sigma(t)|_F, Sigma(t) the covariance of the Gaussian solution  [C]", true,
+     false},
 }};
 
 /// "energy, energy_b, ...": the allowed names, for messages and help.
@@ -40,11 +45,25 @@ std::string observable_names();
 void validate_observables(const std::vector<std::string>& names, const Model& model,
                           const std::string& key);
 
+/// Whether `name` is one of the gaussian_* observables (they need the Gaussian solution of [C]).
+bool is_gaussian_observable(std::string_view name);
+
+/// The Gaussian solution (m(t), Σ(t)) at the output times, which gaussian_* observables compare the
+/// tokens' moments with (reduce/gaussian.hpp; frames after a blow-up are missing → NaN).
+struct GaussianReference {
+  std::vector<double> times;
+  std::vector<Vector> means;
+  std::vector<Matrix> covs;
+};
+
 /// Computes the requested observables at one state, sharing work between them (one cluster pass,
 /// one velocity evaluation).
 class ObservableSet {
  public:
   ObservableSet(std::vector<std::string> names, double cluster_threshold);
+
+  /// Sets the Gaussian solution the gaussian_* observables compare with.
+  void set_gaussian_reference(GaussianReference reference) { gaussian_ = std::move(reference); }
 
   const std::vector<std::string>& names() const { return names_; }
 
@@ -58,6 +77,7 @@ class ObservableSet {
   std::vector<std::string> names_;
   double threshold_;
   std::optional<ClusterSummary> last_clusters_;
+  GaussianReference gaussian_;
 };
 
 }  // namespace attnflow

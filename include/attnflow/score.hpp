@@ -1,7 +1,8 @@
 #pragma once
-// Score policies: how s_ij is formed from a query and a key (DESIGN principle 2). A policy fills a
-// block of scores for one query; the engine adds log-masses, masks and exponentiates.
+// Score policies: how s_ij is formed from a query and a key (DESIGN principle 2). A policy returns
+// the scores of one query against eight consecutive keys; the engine masks and weights them.
 #include "attnflow/attention_tables.hpp"
+#include "attnflow/simd.hpp"
 
 namespace attnflow {
 
@@ -10,14 +11,12 @@ struct DotScore {
   double beta;
 
   /// s[j] = β⟨q, k_{j0+j}⟩ for j < len (len a multiple of kLanes).
-  void block(const double* q, const KeyTable& keys, Index j0, Index len, double* s) const {
-    for (Index j = 0; j < len; ++j) s[j] = 0.0;
-    for (Index c = 0; c < keys.k; ++c) {
-      const double qc = q[c];
-      const double* kc = keys.key_row(c) + j0;
-      for (Index j = 0; j < len; ++j) s[j] += qc * kc[j];
-    }
-    for (Index j = 0; j < len; ++j) s[j] *= beta;
+  /// Scores of query q against keys jj .. jj+7 of a block (k × len array, see KeyTable).
+  [[gnu::always_inline]] simd::v8d chunk(const double* q, const double* block, Index k, Index len,
+                                         Index jj) const {
+    simd::v8d dot{};
+    for (Index c = 0; c < k; ++c) dot += q[c] * simd::load(block + c * len + jj);
+    return dot * beta;
   }
 };
 
@@ -26,17 +25,15 @@ struct DotScore {
 struct L2Score {
   double beta;
 
-  void block(const double* q, const KeyTable& keys, Index j0, Index len, double* s) const {
-    for (Index j = 0; j < len; ++j) s[j] = 0.0;
-    for (Index c = 0; c < keys.k; ++c) {
-      const double qc = q[c];
-      const double* kc = keys.key_row(c) + j0;
-      for (Index j = 0; j < len; ++j) {
-        const double diff = qc - kc[j];
-        s[j] += diff * diff;
-      }
+  /// Scores of query q against keys jj .. jj+7 of a block (k × len array, see KeyTable).
+  [[gnu::always_inline]] simd::v8d chunk(const double* q, const double* block, Index k, Index len,
+                                         Index jj) const {
+    simd::v8d dist{};
+    for (Index c = 0; c < k; ++c) {
+      const simd::v8d diff = q[c] - simd::load(block + c * len + jj);
+      dist += diff * diff;
     }
-    for (Index j = 0; j < len; ++j) s[j] *= -beta;
+    return dist * -beta;
   }
 };
 

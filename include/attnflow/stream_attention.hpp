@@ -4,108 +4,156 @@
 // For each query i it computes, without ever storing an N×N matrix,
 //     s_ij = Score(q_i, k_j) (masked),  p_ij = Weighting(s_ij, w_j),
 //     log Z_i = log Σ_j p_ij,            out_i = Normalization(Σ_j p_ij v_j)
-// in blocks of kKeyBlock keys. Exponential weightings keep the online max / log-sum-exp of
+// in blocks of keys (KeyTable::block, sized to stay in L1). Exponential weightings keep the online max / log-sum-exp of
 // OnlineSoftmax, so that scores as large as β = 10⁴ stay finite. Memory is O((N_q + N_k)(k + dv)).
 //
 // Determinism: each query's reduction runs over the key blocks in order, with kLanes fixed partial
-// sums combined in a fixed order, on one thread. Threads only decide which queries they own, so the
-// result is bitwise the same for any thread count.
+// sums combined in a fixed order, on one thread. Threads only decide which query blocks they own,
+// so the result is bitwise the same for any thread count.
+//
+// Structure: attend_query_block() is the whole computation for one block of kQueryBlock queries;
+// it is force-inlined into per-kernel functions that dispatch.cpp compiles for several instruction
+// sets. for_each_query_block() distributes blocks over OpenMP threads.
 #include <algorithm>
-#include <cmath>
 #include <limits>
 #include <vector>
 
 #include "attnflow/attention_tables.hpp"
 #include "attnflow/online_softmax.hpp"
+#include "attnflow/simd.hpp"
 
 namespace attnflow {
 
-/// Where the engine writes: per-query outputs (n_q × dv, may be null if dv = 0) and log Z_i
-/// (may be null).
+/// Where the engine writes: per-query outputs (n_q × dv, may be null) and log Z_i (may be null).
 struct AttentionOutput {
   double* values = nullptr;
   double* log_partition = nullptr;
 };
 
-/// Streams all keys past all queries; see the file comment. Score, Weighting, Mask and
-/// Normalization are the policies of score.hpp, weighting.hpp, mask.hpp and normalization.hpp.
+/// Per-thread work space of the engine (allocated once per parallel region).
+struct BlockScratch {
+  std::vector<double> s;
+  std::vector<OnlineSoftmax> state;
+  std::vector<double> lane_sum;
+  std::vector<double> lane_acc;
+  std::vector<double> acc;
+
+  explicit BlockScratch(Index dv)
+      : s(kKeyBlock),
+        state(kQueryBlock),
+        lane_sum(kQueryBlock * kLanes),
+        lane_acc(static_cast<std::size_t>(kQueryBlock * dv * kLanes)),
+        acc(static_cast<std::size_t>(dv)) {}
+};
+
+/// Number of value components the engine accumulates (0 when no values are wanted).
+inline Index output_dimension(const KeyTable& keys, AttentionOutput out) {
+  return out.values != nullptr ? keys.dv : 0;
+}
+
+/// Runs the reduction for queries [b·kQueryBlock, (b+1)·kQueryBlock) over all keys.
 template <class Normalization, class Score, class Weighting, class Mask>
-void stream_attention(const QueryTable& queries, const KeyTable& keys, const Score& score,
-                      const Weighting& weighting, const Mask& mask, AttentionOutput out) {
+[[gnu::always_inline]] inline void attend_query_block(const QueryTable& queries, const KeyTable& keys,
+                                                      const Score& score, const Weighting& weighting,
+                                                      const Mask& mask, AttentionOutput out, Index b,
+                                                      BlockScratch& scratch) {
   constexpr double kNegInf = -std::numeric_limits<double>::infinity();
-  const Index nq = queries.n;
-  const Index dv = out.values != nullptr ? keys.dv : 0;  // no values wanted: skip their sums
-  const Index n_blocks = (nq + kQueryBlock - 1) / kQueryBlock;
+  const Index dv = output_dimension(keys, out);
+  const Index i0 = b * kQueryBlock;
+  const Index i1 = std::min(queries.n, i0 + kQueryBlock);
+  double* s = scratch.s.data();
+  double max_query_position = kNegInf;
+  for (Index i = i0; i < i1; ++i) max_query_position = std::max(max_query_position, queries.position[i]);
+  // Weightings without an exponential use the fixed shift m = 0.
+  for (auto& st : scratch.state) st = Weighting::kOnlineMax ? OnlineSoftmax{} : OnlineSoftmax{0.0, 0.0};
+  for (double& v : scratch.lane_sum) v = 0.0;
+  for (Index c = 0; c < (i1 - i0) * dv * kLanes; ++c) scratch.lane_acc[static_cast<std::size_t>(c)] = 0.0;
 
-  const bool parallel = n_blocks > 1 && nq * keys.stride * (keys.k + dv + 1) > kParallelPairWork;
-#pragma omp parallel if (parallel)
-  {
-    std::vector<double> s(kKeyBlock);
-    std::vector<OnlineSoftmax> state(kQueryBlock);
-    std::vector<double> lane_sum(kQueryBlock * kLanes);
-    std::vector<double> lane_acc(static_cast<std::size_t>(kQueryBlock * dv * kLanes));
-    std::vector<double> acc(static_cast<std::size_t>(dv));
-
-#pragma omp for schedule(static)
-    for (Index b = 0; b < n_blocks; ++b) {
-      const Index i0 = b * kQueryBlock;
-      const Index i1 = std::min(nq, i0 + kQueryBlock);
-      double max_query_position = kNegInf;
-      for (Index i = i0; i < i1; ++i) max_query_position = std::max(max_query_position, queries.position[i]);
-      // Weightings without an exponential use the fixed shift m = 0.
-      std::fill(state.begin(), state.end(), Weighting::kOnlineMax ? OnlineSoftmax{} : OnlineSoftmax{0.0, 0.0});
-      std::fill(lane_sum.begin(), lane_sum.end(), 0.0);
-      std::fill(lane_acc.begin(), lane_acc.end(), 0.0);
-
-      for (Index j0 = 0; j0 < keys.stride; j0 += kKeyBlock) {
-        const Index len = std::min(kKeyBlock, keys.stride - j0);
-        if (!mask.block_visible(keys, j0, len, max_query_position)) continue;
-        const double* log_w = keys.log_weight.data() + j0;
-        const double* w = keys.weight.data() + j0;
-        for (Index i = i0; i < i1; ++i) {
-          score.block(queries.query(i), keys, j0, len, s.data());
-          mask.apply(queries.position[i], keys, j0, len, s.data());
-          OnlineSoftmax& st = state[i - i0];
-          double* ls = lane_sum.data() + (i - i0) * kLanes;
-          double* la = lane_acc.data() + (i - i0) * dv * kLanes;
-          [[maybe_unused]] const double block_max = weighting.prepare(s.data(), log_w, w, len);
-          if constexpr (Weighting::kOnlineMax) {
-            if (block_max == kNegInf) continue;
-            if (block_max > st.max) {
-              const double r = Weighting::rescale(st.max, block_max);
-              for (Index l = 0; l < kLanes; ++l) ls[l] *= r;
-              for (Index c = 0; c < dv * kLanes; ++c) la[c] *= r;
-              st.max = block_max;
-            }
-          }
-          weighting.weights(s.data(), log_w, w, len, st.max);  // s now holds p_ij e^{−m}
-          for (Index j = 0; j < len; j += kLanes)
-            for (Index l = 0; l < kLanes; ++l) ls[l] += s[j + l];
-          for (Index c = 0; c < dv; ++c) {
-            const double* v = keys.value_row(c) + j0;  // row c of keys.dv rows
-            double* a = la + c * kLanes;
-            for (Index j = 0; j < len; j += kLanes)
-              for (Index l = 0; l < kLanes; ++l) a[l] += s[j + l] * v[j + l];
-          }
+  for (Index j0 = 0; j0 < keys.stride; j0 += keys.block) {
+    const Index len = keys.block_length(j0);
+    const Index j1 = j0 + len;
+    if (!mask.block_visible(keys, j0, len, max_query_position)) continue;
+    const double* key_block = keys.key_block(j0);
+    const double* value_block = keys.value_block(j0);
+    for (Index i = i0; i < i1; ++i) {
+      const double* q = queries.query(i);
+      const double query_position = queries.position[i];
+      // Pass 1: masked, prepared scores of the block and their maximum.
+      simd::v8d chunk_max = simd::broadcast(kNegInf);
+      for (Index j = j0; j < j1; j += kLanes) {
+        const simd::v8d sj = weighting.prepare(
+            mask.apply(query_position, keys, j, score.chunk(q, key_block, keys.k, len, j - j0)),
+                                               simd::load(keys.log_weight.data() + j));
+        simd::store(s + (j - j0), sj);
+        chunk_max = simd::max(chunk_max, sj);
+      }
+      OnlineSoftmax& st = scratch.state[static_cast<std::size_t>(i - i0)];
+      double* ls = scratch.lane_sum.data() + (i - i0) * kLanes;
+      double* la = scratch.lane_acc.data() + (i - i0) * dv * kLanes;
+      if constexpr (Weighting::kOnlineMax) {
+        const double block_max = simd::horizontal_max(chunk_max);
+        if (block_max == kNegInf) continue;
+        if (block_max > st.max) {
+          const double r = Weighting::rescale(st.max, block_max);
+          for (Index l = 0; l < kLanes; ++l) ls[l] *= r;
+          for (Index c = 0; c < dv * kLanes; ++c) la[c] *= r;
+          st.max = block_max;
         }
       }
-
-      for (Index i = i0; i < i1; ++i) {
-        OnlineSoftmax& st = state[i - i0];
-        const double* ls = lane_sum.data() + (i - i0) * kLanes;
-        const double* la = lane_acc.data() + (i - i0) * dv * kLanes;
-        st.sum = 0.0;
-        for (Index l = 0; l < kLanes; ++l) st.sum += ls[l];
-        for (Index c = 0; c < dv; ++c) {
-          double a = 0.0;
-          for (Index l = 0; l < kLanes; ++l) a += la[c * kLanes + l];
-          acc[c] = a;
-        }
-        if (out.values != nullptr) Normalization::finalize(st, acc.data(), dv, out.values + i * dv);
-        if (out.log_partition != nullptr) out.log_partition[i] = st.log_partition();
+      // Pass 2: weights p_ij e^{−m} and their lane sums. Lane l of every partial sum accumulates
+      // keys j ≡ l (mod kLanes), in key order.
+      simd::v8d lane_sum = simd::load(ls);
+      for (Index j = j0; j < j1; j += kLanes) {
+        const simd::v8d p = weighting.weight(simd::load(s + (j - j0)), simd::load(keys.weight.data() + j), st.max);
+        simd::store(s + (j - j0), p);
+        lane_sum += p;
+      }
+      simd::store(ls, lane_sum);
+      // Pass 3: Σ_j p_ij v_j, one value component at a time.
+      for (Index c = 0; c < dv; ++c) {
+        const double* v = value_block + c * len;
+        simd::v8d a = simd::load(la + c * kLanes);
+        for (Index jj = 0; jj < len; jj += kLanes) a += simd::load(s + jj) * simd::load(v + jj);
+        simd::store(la + c * kLanes, a);
       }
     }
   }
+
+  for (Index i = i0; i < i1; ++i) {
+    OnlineSoftmax& st = scratch.state[static_cast<std::size_t>(i - i0)];
+    const double* ls = scratch.lane_sum.data() + (i - i0) * kLanes;
+    const double* la = scratch.lane_acc.data() + (i - i0) * dv * kLanes;
+    st.sum = simd::horizontal_sum(simd::load(ls));
+    for (Index c = 0; c < dv; ++c)
+      scratch.acc[static_cast<std::size_t>(c)] = simd::horizontal_sum(simd::load(la + c * kLanes));
+    if (out.values != nullptr) Normalization::finalize(st, scratch.acc.data(), dv, out.values + i * dv);
+    if (out.log_partition != nullptr) out.log_partition[i] = st.log_partition();
+  }
+}
+
+/// Calls block(b, scratch) for every query block, over OpenMP threads when the work is large.
+template <class BlockFn>
+void for_each_query_block(const QueryTable& queries, const KeyTable& keys, AttentionOutput out,
+                          BlockFn&& block) {
+  const Index dv = output_dimension(keys, out);
+  const Index n_blocks = (queries.n + kQueryBlock - 1) / kQueryBlock;
+  const bool parallel = n_blocks > 1 && queries.n * keys.stride * (keys.k + dv + 1) > kParallelPairWork;
+#pragma omp parallel if (parallel)
+  {
+    BlockScratch scratch(dv);
+#pragma omp for schedule(static)
+    for (Index b = 0; b < n_blocks; ++b) block(b, scratch);
+  }
+}
+
+/// Streams all keys past all queries (portable build of the engine; dispatch.cpp runs the same
+/// code compiled for the machine's vector instructions).
+template <class Normalization, class Score, class Weighting, class Mask>
+void stream_attention(const QueryTable& queries, const KeyTable& keys, const Score& score,
+                      const Weighting& weighting, const Mask& mask, AttentionOutput out) {
+  for_each_query_block(queries, keys, out, [&](Index b, BlockScratch& scratch) {
+    attend_query_block<Normalization>(queries, keys, score, weighting, mask, out, b, scratch);
+  });
 }
 
 }  // namespace attnflow

@@ -1,6 +1,6 @@
 #pragma once
-// Weighting policies: how a block of (masked) scores s_ij and key masses w_j become the
-// non-negative weights p_ij that the engine sums (DESIGN principle 2). Exponential kernels keep an
+// Weighting policies: how (masked) scores s_ij and key masses w_j become the non-negative weights
+// p_ij that the engine sums (DESIGN principle 2), eight keys at a time. Exponential kernels keep an
 // online maximum m so that e^{s−m} never overflows (OnlineSoftmax); kernels without an exponential
 // use a fixed shift m = 0.
 #include <algorithm>
@@ -8,6 +8,8 @@
 #include <limits>
 
 #include "attnflow/online_softmax.hpp"
+#include "attnflow/simd.hpp"
+#include "attnflow/attention_tables.hpp"
 #include "attnflow/types.hpp"
 
 namespace attnflow {
@@ -16,20 +18,13 @@ namespace attnflow {
 struct ExpWeights {
   static constexpr bool kOnlineMax = true;
 
-  /// s_j ← s_j + log w_j (massless keys become −∞); returns the block maximum.
-  double prepare(double* s, const double* log_w, const double*, Index len) const {
-    double m = -std::numeric_limits<double>::infinity();
-    for (Index j = 0; j < len; ++j) {
-      s[j] += log_w[j];
-      m = std::max(m, s[j]);
-    }
-    return m;
-  }
+  /// The quantity whose running maximum is kept: s + log w (massless keys give −∞).
+  [[gnu::always_inline]] simd::v8d prepare(simd::v8d s, simd::v8d log_w) const { return s + log_w; }
   /// The factor that moves partial sums from maximum m to m_new ≥ m.
   static double rescale(double m, double m_new) { return OnlineSoftmax::rescale(m, m_new); }
-  /// s_j ← e^{s_j − m}.
-  void weights(double* s, const double*, const double*, Index len, double m) const {
-    for (Index j = 0; j < len; ++j) s[j] = std::exp(s[j] - m);
+  /// p e^{−m} = e^{s + log w − m} from the prepared score (simd::exp; error in fast_exp.hpp).
+  [[gnu::always_inline]] simd::v8d weight(simd::v8d prepared, simd::v8d, double m) const {
+    return simd::exp(prepared - m);
   }
 };
 
@@ -42,11 +37,11 @@ struct SigmoidWeights {
   static constexpr bool kOnlineMax = false;
   double exp_bias;  ///< e^b
 
-  double prepare(double*, const double*, const double*, Index) const { return 0.0; }
+  [[gnu::always_inline]] simd::v8d prepare(simd::v8d s, simd::v8d) const { return s; }
   static double rescale(double, double) { return 1.0; }
-  /// s_j ← w_j / (e^b + e^{−s_j}); masked keys (s_j = −∞) give 0, large scores w_j e^{−b}.
-  void weights(double* s, const double*, const double* w, Index len, double) const {
-    for (Index j = 0; j < len; ++j) s[j] = w[j] / (exp_bias + std::exp(-s[j]));
+  /// w / (e^b + e^{−s}); masked keys (s = −∞) give 0, large scores w e^{−b}.
+  [[gnu::always_inline]] simd::v8d weight(simd::v8d s, simd::v8d w, double) const {
+    return w / (exp_bias + simd::exp(-s));
   }
 };
 
@@ -56,21 +51,16 @@ struct SigmoidWeights {
 struct HardmaxWeights {
   static constexpr bool kOnlineMax = true;
 
-  /// Massless keys are excluded (s_j ← −∞); returns the block maximum.
-  double prepare(double* s, const double* log_w, const double*, Index len) const {
-    constexpr double kNegInf = -std::numeric_limits<double>::infinity();
-    double m = kNegInf;
-    for (Index j = 0; j < len; ++j) {
-      if (log_w[j] == kNegInf) s[j] = kNegInf;
-      m = std::max(m, s[j]);
-    }
-    return m;
+  /// Massless keys are excluded (−∞).
+  [[gnu::always_inline]] simd::v8d prepare(simd::v8d s, simd::v8d log_w) const {
+    const simd::v8d neg_inf = simd::broadcast(-std::numeric_limits<double>::infinity());
+    return log_w == neg_inf ? neg_inf : s;
   }
   /// A strictly larger maximum discards everything seen so far.
   static double rescale(double m, double m_new) { return m_new > m ? 0.0 : 1.0; }
-  /// s_j ← w_j if s_j = m, else 0.
-  void weights(double* s, const double*, const double* w, Index len, double m) const {
-    for (Index j = 0; j < len; ++j) s[j] = s[j] == m ? w[j] : 0.0;
+  /// w if s = m, else 0.
+  [[gnu::always_inline]] simd::v8d weight(simd::v8d s, simd::v8d w, double m) const {
+    return s == m ? w : simd::broadcast(0.0);
   }
 };
 

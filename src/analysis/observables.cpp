@@ -1,7 +1,11 @@
 #include "attnflow/observables.hpp"
 
+#include <cmath>
+#include <limits>
+
 #include "attnflow/energy.hpp"
 #include "attnflow/error.hpp"
+#include "attnflow/reduce/gaussian.hpp"
 
 namespace attnflow {
 
@@ -26,7 +30,18 @@ void validate_observables(const std::vector<std::string>& names, const Model& mo
       throw InputError(key, "'" + name + "' is defined for unmasked attention only (model.causal = true)");
     if (found->needs_sinkhorn && model.kernel != KernelKind::sinkhorn)
       throw InputError(key, "'" + name + "' is defined for kernel = \"sinkhorn\" only");
+    if (is_gaussian_observable(name)) {
+      const bool kernel_ok = model.kernel == KernelKind::softmax || model.kernel == KernelKind::l2 ||
+                             model.kernel == KernelKind::sinkhorn;
+      if (model.geometry != Geometry::euclidean || !kernel_ok)
+        throw InputError(key, "'" + name + "' compares with the Gaussian solution of [C], which exists for "
+                                           "geometry = \"euclidean\" and kernel softmax, l2 or sinkhorn");
+    }
   }
+}
+
+bool is_gaussian_observable(std::string_view name) {
+  return name == "gaussian_w2" || name == "gaussian_mean_error" || name == "gaussian_cov_error";
 }
 
 ObservableSet::ObservableSet(std::vector<std::string> names, double cluster_threshold)
@@ -55,6 +70,26 @@ std::vector<double> ObservableSet::evaluate(double t, const Matrix& x, Dynamics&
                                           : last_clusters_->pair_fraction);
     } else if (name == "mean_cosine") {
       values.push_back(mean_cosine(x));
+    } else if (is_gaussian_observable(name)) {
+      // The reference frame at this output time (hit exactly by the integrators), if any.
+      std::size_t k = 0;
+      while (k < gaussian_.times.size() &&
+             std::fabs(gaussian_.times[k] - t) > 1e-9 * std::max(1.0, std::fabs(t)))
+        ++k;
+      if (k == gaussian_.times.size()) {
+        values.push_back(std::numeric_limits<double>::quiet_NaN());
+        continue;
+      }
+      Vector mean;
+      Matrix cov;
+      reduce::empirical_moments(x, field.weights(), mean, cov);
+      if (name == "gaussian_w2") {
+        values.push_back(reduce::gaussian_w2(mean, cov, gaussian_.means[k], gaussian_.covs[k]));
+      } else if (name == "gaussian_mean_error") {
+        values.push_back((mean - gaussian_.means[k]).norm());
+      } else {
+        values.push_back((cov - gaussian_.covs[k]).norm());
+      }
     } else if (name == "sinkhorn_error") {
       Matrix v;
       dynamics.velocity(t, x, v);

@@ -34,7 +34,6 @@ void fill_keys(const Matrix& R, const Matrix* U, const Matrix& x, const std::vec
   const Index k = R.rows();
   const Index dv = U != nullptr ? U->rows() : 0;
   if (out.n != n || out.k != k || out.dv != dv) out.resize(n, k, dv);
-  const Index stride = out.stride;
 #pragma omp parallel for schedule(static) if (n > kParallelTokens)
   for (Index j = 0; j < n; ++j) {
     const double* xj = x.data() + j * d;
@@ -42,13 +41,13 @@ void fill_keys(const Matrix& R, const Matrix* U, const Matrix& x, const std::vec
       const double* ra = R.data() + a * d;
       double s = 0.0;
       for (Index c = 0; c < d; ++c) s += ra[c] * xj[c];
-      out.keys[static_cast<std::size_t>(a * stride + j)] = s;
+      out.key_at(a, j) = s;
     }
     for (Index a = 0; a < dv; ++a) {
       const double* ua = U->data() + a * d;
       double s = 0.0;
       for (Index c = 0; c < d; ++c) s += ua[c] * xj[c];
-      out.values[static_cast<std::size_t>(a * stride + j)] = s;
+      out.value_at(a, j) = s;
     }
     const double w = weights[static_cast<std::size_t>(j)];
     out.log_weight[static_cast<std::size_t>(j)] = w > 0.0 ? std::log(w) : -std::numeric_limits<double>::infinity();

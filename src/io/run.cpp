@@ -11,6 +11,7 @@
 #include "attnflow/io/run_writer.hpp"
 #include "attnflow/kernel_registry.hpp"
 #include "attnflow/observables.hpp"
+#include "attnflow/reduce/gaussian.hpp"
 
 namespace attnflow::io {
 
@@ -48,6 +49,27 @@ nlohmann::json run_experiment(const RunConfig& config, const std::filesystem::pa
                               const Progress& progress) {
   Measure measure = initial_measure(config.init, config.model.geometry);
   validate_model(config.model, measure.d());
+  // gaussian_* observables: the Gaussian solution of [C] from the law the tokens were sampled from.
+  std::optional<GaussianReference> gaussian;
+  for (const std::string& name : config.output.observables) {
+    if (!is_gaussian_observable(name) || gaussian) continue;
+    if (config.init.kind != "gaussian")
+      throw InputError("output.observables", "'" + name + "' compares the tokens with the Gaussian solution "
+                                             "from init.mean and init.cov: it needs init.kind = \"gaussian\"");
+    reduce::GaussianSolveOptions opt;
+    opt.integrate.method = Method::dopri5;
+    opt.integrate.dt = 0.0;
+    opt.integrate.rtol = 1e-10;
+    opt.integrate.atol = 1e-12;
+    const reduce::GaussianSolution solution =
+        reduce::solve_gaussian(config.model, config.init.mean, config.init.cov, config.output.times, opt);
+    gaussian.emplace();
+    for (const reduce::GaussianFrame& f : solution.frames) {
+      gaussian->times.push_back(f.t);
+      gaussian->means.push_back(f.mean);
+      gaussian->covs.push_back(f.cov);
+    }
+  }
 
   std::error_code ec;
   std::filesystem::create_directories(outdir, ec);
@@ -70,6 +92,7 @@ nlohmann::json run_experiment(const RunConfig& config, const std::filesystem::pa
 
   Dynamics dynamics(AttentionField(config.model, measure.weights, measure.positions));
   ObservableSet observables(names, config.output.cluster_threshold);
+  if (gaussian) observables.set_gaussian_reference(std::move(*gaussian));
   std::vector<double> first_values, last_values;
   double last_time = 0.0;
   std::optional<ClusterSummary> last_clusters;

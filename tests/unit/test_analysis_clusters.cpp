@@ -70,7 +70,7 @@ TEST(Clusters, ChainIsOneComponent) {
 // Random points: the linked-pair count and components against a brute force written here (explicit
 // cosines, breadth-first search in index order, so labels come out in first-appearance order).
 TEST(Clusters, MatchesBruteForceOnRandomPoints) {
-  for (double delta : {0.02, 0.1, 0.3}) {
+  for (double delta : {0.002, 0.01, 0.03}) {
     SCOPED_TRACE(delta);
     const Index n = 200, d = 3;
     Rng rng(2);

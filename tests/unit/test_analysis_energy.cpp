@@ -1,6 +1,8 @@
 // Interaction energies ([R] E_β, [B]'s normalisation), their gradients and rates.
 #include <gtest/gtest.h>
 
+#include <Eigen/Eigenvalues>
+
 #include <algorithm>
 #include <cmath>
 #include <iostream>
@@ -155,7 +157,7 @@ TEST(Energy, GradientMatchesFiniteDifferences) {
 // (2d + 8) u |v|² (⟨v, P⊥v⟩ = |P⊥v|² + c⟨x, P⊥v⟩ with ⟨x, P⊥v⟩ of rounding size).
 TEST(Energy, RateEqualsClosedFormsForIdentityWeights) {
   const Index n = 50, d = 4;
-  for (const KernelInfo& info : kKernels) {
+  for (const KernelInfo& info : {kernel_info(KernelKind::softmax), kernel_info(KernelKind::usa)}) {
     for (double beta : {1.0, 4.0}) {
       SCOPED_TRACE(std::string(info.name) + " beta " + std::to_string(beta));
       Rng rng(12);
@@ -206,7 +208,7 @@ std::vector<double> energies_along(const Model& model, const Measure& m0,
 // (|∇_i E| ≤ w_i Z_i and Σ w_i Z_i = 2βE), at both ends; and E's own rounding (energy_bound).
 TEST(Energy, MonotoneAlongSaAndUsaTrajectories) {
   const Index n = 24, d = 3;
-  for (const KernelInfo& info : kKernels) {
+  for (const KernelInfo& info : {kernel_info(KernelKind::softmax), kernel_info(KernelKind::usa)}) {
     for (double beta : {1.0, 4.0}) {
       SCOPED_TRACE(std::string(info.name) + " beta " + std::to_string(beta));
       Rng rng(14);
@@ -232,7 +234,7 @@ TEST(Energy, MonotoneAlongSaAndUsaTrajectories) {
 // [1.8, 2.2]); the trajectory's own error (rtol 1e-13) contributes ≲ 2βE·10⁻¹²/h ≪ E''' h²/6.
 TEST(Energy, RateMatchesCentredDifferenceAlongTrajectory) {
   const Index n = 10, d = 3, k = 3;
-  for (const KernelInfo& info : kKernels) {
+  for (const KernelInfo& info : {kernel_info(KernelKind::softmax), kernel_info(KernelKind::usa)}) {
     SCOPED_TRACE(info.name);
     Rng rng(16);
     Model model;
@@ -240,7 +242,7 @@ TEST(Energy, RateMatchesCentredDifferenceAlongTrajectory) {
     model.kernel = info.kind;
     model.beta = 0.5;
     for (int h = 0; h < 2; ++h) {
-      const Matrix q = gaussian_matrix(k, d, rng, 0.6);
+      const Matrix q = gaussian_matrix(k, d, rng, 0.3);  // ‖V_h‖ = O(1): no blow-up by t = 1.04
       const Matrix a = gaussian_matrix(k, k, rng);
       const Matrix sym = 0.5 * (a + a.transpose());
       const Matrix key = sym * q;

@@ -75,6 +75,7 @@ TEST(Geometry, SphereVelocityIsProjectedDenseField) {
 
       const dense::FieldResult ref = dense::field(sphere_model, x, w, pos);
       const double rel = engine_bound(sphere_model, ref, w, n, d);
+      expect_well_posed(sphere_model, ref, rel);
       const Matrix projected = dense::project_tangent(x, ref.v);
 
       Dynamics sphere(AttentionField(sphere_model, w, pos));
