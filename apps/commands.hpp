@@ -34,6 +34,11 @@ Action add_sweep_command(CLI::App& app);
 /// `attnflow stability CONFIG -o OUTDIR [--perturb tokens|weights] [--eps E ...]`: [M] stability
 Action add_stability_command(CLI::App& app);
 
+/// `attnflow plot OUTDIR [...]`: standard figures of a run (Python: python/attnflow/plot.py)
+Action add_plot_command(CLI::App& app);
+/// `attnflow animate OUTDIR [...]`: GIF / MP4 token movie of a run (python/attnflow/animate.py)
+Action add_animate_command(CLI::App& app);
+
 /// Applies --threads (0 = OpenMP's default).
 void set_threads(int threads);
 

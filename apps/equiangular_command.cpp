@@ -1,12 +1,15 @@
 // `attnflow equiangular`: the equiangular model of [R] with a normalisation scheme (docs/
 // reduced_models.md §2) → CSV of t, ρ (, r) on stdout or a file, with the threshold hitting time.
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <iostream>
 #include <sstream>
 
+#include "attnflow/dynamics.hpp"
 #include "attnflow/error.hpp"
 #include "attnflow/init.hpp"
+#include "attnflow/measure.hpp"
 #include "attnflow/io/atomic_file.hpp"
 #include "attnflow/reduce/equiangular.hpp"
 #include "commands.hpp"
@@ -69,7 +72,7 @@ Action add_equiangular_command(CLI::App& app) {
     }
     p.n = opt->n;
     p.beta = opt->beta;
-    p.scheme = reduce::layer_norm_from_name(opt->normalization, "--normalization");
+    p.scheme = normalization_from_name(opt->normalization, "--normalization");
     p.mix_switch_time = opt->mix_time;
     p.ngpt_alpha = opt->alpha;
     reduce::validate_equiangular(p, opt->rho0, opt->r0);
@@ -96,26 +99,34 @@ Action add_equiangular_command(CLI::App& app) {
     const std::vector<reduce::EquiangularFrame> frames = reduce::solve_equiangular(p, opt->rho0, opt->r0, times, integ);
     std::vector<reduce::PairStatistics> particle_stats;
     if (opt->particles) {
-      reduce::NormalizedParticleFlow flow(p);
-      Matrix x = opt->r0 * equiangular_points(p.n, p.n, opt->rho0);
+      // The particle run of the same model: the engine's Dynamics in R^n with the scheme
+      // (attention on directions, Q = K = V = I), from exactly equiangular tokens of norm r0.
+      Model model = identity_model(p.n, p.beta, p.kernel, Geometry::euclidean);
+      model.normalization = p.scheme;
+      model.mix_tau = p.mix_switch_time;
+      model.ngpt_alpha = p.ngpt_alpha;
+      const Measure m = uniform_measure(opt->r0 * equiangular_points(p.n, p.n, opt->rho0));
+      Dynamics dynamics(AttentionField(model, m.weights, m.positions),
+                        std::vector<double>(static_cast<std::size_t>(p.n), opt->r0));
+      Matrix x = m.x;
       std::vector<double> grid = times;
       std::vector<bool> record(times.size(), true);
-      if (p.scheme == reduce::LayerNorm::mix_ln && p.mix_switch_time > 0.0 && p.mix_switch_time < opt->t_end) {
+      if (p.scheme == Normalization::mix_ln && p.mix_switch_time > 0.0 && p.mix_switch_time < opt->t_end) {
         const auto at = std::upper_bound(grid.begin(), grid.end(), p.mix_switch_time);
         if (*(at - 1) != p.mix_switch_time) {
           record.insert(record.begin() + (at - grid.begin()), false);
           grid.insert(at, p.mix_switch_time);
         }
       }
-      integrate(flow, x, grid, integ, [&](std::size_t k, double, const Matrix& s) {
+      integrate(dynamics, x, grid, integ, [&](std::size_t k, double, const Matrix& s) {
         if (record[k]) particle_stats.push_back(reduce::pair_statistics(s));
       });
     }
-    const bool radius = reduce::layer_norm_has_radius(p.scheme);
+    const bool radius = reduce::normalization_has_radius(p.scheme);
     std::ostringstream out;
     out << "# equiangular " << (p.kernel == KernelKind::softmax ? "sa" : "usa") << " n=" << p.n
         << " beta=" << format_number(p.beta) << " rho0=" << format_number(opt->rho0)
-        << " normalization=" << reduce::layer_norm_name(p.scheme) << "\n";
+        << " normalization=" << normalization_name(p.scheme) << "\n";
     out << "# hitting_time=" << format_number(hitting) << " (first t with rho >= " << format_number(opt->threshold)
         << ")\n";
     out << "t,rho";

@@ -8,7 +8,8 @@
 // degree-13 Taylor polynomial (truncation ≤ (ln2/2)^14/14! < 4·10⁻¹⁸, below half an ulp), and
 // 2^k built in the exponent bits. Arguments below −708 return 0 (e^−708 ≈ 3·10⁻³⁰⁸: in the engine the
 // argument is a score minus the running maximum, so such terms are below round-off of a sum ≥ 1);
-// NaN propagates. Measured error: ≤ 2 ulp against std::exp over [−708, 709] (tests/unit).
+// NaN propagates. Measured error: worst 1.13 ulp against expl over 4·10⁶ points of [−708, 709]
+// (tests/unit/test_fast_exp.cpp asserts ≤ 2 ulp).
 #include <bit>
 #include <cstdint>
 

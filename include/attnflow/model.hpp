@@ -1,8 +1,10 @@
 #pragma once
 // The attention model: heads (Q, K, V, W), inverse temperature β, kernel, mask and geometry.
 // [C] §2 (multi-head Transformer PDE), [R] §2 (SA / USA on the sphere).
+#include <cstdint>
 #include <limits>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "attnflow/types.hpp"
@@ -11,6 +13,20 @@ namespace attnflow {
 
 /// Where tokens live: R^d ([C], no normalisation) or the unit sphere S^{d-1} (Post-LN, [B], [R]).
 enum class Geometry { euclidean, sphere };
+
+/// What happens between attention layers: layer-normalisation schemes of [R] §6 and
+/// Karagodin–Ge–Polyanskiy–Rigollet ("Normalization in attention dynamics"). Tokens are
+/// x_i = r_i θ_i with θ_i on the sphere; attention acts on directions, A_i = Σ_j a_ij V θ_j, and
+/// θ̇_i = P⊥_{θ_i} A_i / s_i with the scheme's speed s_i and radius equation (SPEC §1 table).
+enum class Normalization {
+  none,          ///< no normalisation: ẋ = A(x) in R^d ([C])
+  post_ln,       ///< s = 1, ṙ = 0: the sphere model ẋ = P⊥_x A(x) ([B], [R])
+  pre_ln,        ///< s = r, ṙ = ⟨θ, A⟩: ẋ = A(θ)
+  mix_ln,        ///< post_ln until model.mix_tau, then pre_ln
+  peri_ln,       ///< s = r‖A‖, ṙ = ⟨θ, A⟩/‖A‖: ẋ = A(θ)/‖A(θ)‖
+  ngpt,          ///< s = ‖A‖/α, ṙ = 0 (α = model.ngpt_alpha)
+  sqrt_scaling,  ///< s = √(t+1), ṙ = 0
+};
 
 /// How attention weights a_ij are formed from scores s_ij = β⟨Q x_i, K x_j⟩ (SPEC §1 table).
 enum class KernelKind {
@@ -39,6 +55,12 @@ struct Model {
   std::vector<Head> heads;   ///< at least one head
   bool causal = false;       ///< a_ij = 0 unless position_j ≤ position_i ([C] masked attention)
 
+  Normalization normalization = Normalization::post_ln;  ///< see Normalization
+  double mix_tau = 1.0;     ///< mix_ln: time at which Post-LN switches to Pre-LN
+  double ngpt_alpha = 1.0;  ///< ngpt: step size α of the normalised update
+  double noise = 0.0;       ///< temperature 1/κ: dX = F dt + √(2/κ) dW ([R] §7); 0 = deterministic
+  std::uint64_t noise_seed = 0;  ///< seed of the Brownian increments
+
   /// sigmoid: the bias b; NaN means the default b = −log N (N tokens), see docs/kernels.md.
   double sigmoid_bias = std::numeric_limits<double>::quiet_NaN();
   /// sinkhorn: at most this many row normalisations (1 = softmax).
@@ -54,6 +76,12 @@ Model identity_model(Index d, double beta, KernelKind kernel = KernelKind::softm
 /// Checks shapes and values against the token dimension d; throws InputError naming the key
 /// ("model.V", or "model.heads[1].V" when the heads were given as a list) with what is allowed.
 void validate_model(const Model& model, Index d, bool heads_listed = false);
+
+/// "none", "post_ln", "pre_ln", "mix_ln", "peri_ln", "ngpt", "sqrt_scaling".
+std::string_view normalization_name(Normalization normalization);
+
+/// Looks a scheme up by name; throws InputError(key, "unknown ... allowed: ...").
+Normalization normalization_from_name(std::string_view name, const std::string& key);
 
 /// Token dimension d implied by the model's first head.
 Index model_dimension(const Model& model);

@@ -26,6 +26,11 @@ class OdeSystem {
     retract(x);
   }
 
+  /// Called before integrating each output interval [t0, t1]. Integration stops at every
+  /// discontinuity in time of F (e.g. Mix-LN's switch), so a system can decide which side of it
+  /// the interval lies on instead of trusting a stage time that equals the switch exactly.
+  virtual void begin_interval(double, double) {}
+
   /// Maps a state back onto its manifold after a step (identity in flat spaces).
   virtual void retract(Matrix&) {}
 

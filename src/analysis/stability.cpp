@@ -7,9 +7,17 @@
 
 namespace attnflow::analysis {
 
+std::uint64_t perturbation_seed(std::uint64_t seed, std::uint64_t stream) {
+  // SplitMix64 finaliser of seed + stream·golden ratio.
+  std::uint64_t z = seed + (stream + 1) * 0x9E3779B97F4A7C15ULL;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
 Measure perturb_tokens(const Measure& measure, double eps, std::uint64_t seed, bool on_sphere) {
   Measure out = measure;
-  Rng rng(seed);
+  Rng rng(perturbation_seed(seed, 0));
   const double scale = eps / std::sqrt(static_cast<double>(measure.d()));
   for (Index i = 0; i < out.n(); ++i) {
     for (Index c = 0; c < out.d(); ++c) out.x(i, c) += scale * rng.normal();
@@ -20,7 +28,7 @@ Measure perturb_tokens(const Measure& measure, double eps, std::uint64_t seed, b
 
 Model perturb_weights(const Model& model, double eps, std::uint64_t seed) {
   Model out = model;
-  Rng rng(seed);
+  Rng rng(perturbation_seed(seed, 1));
   auto perturb = [&](Matrix& m) {
     const double scale = eps / std::sqrt(static_cast<double>(m.cols()));
     for (Index k = 0; k < m.size(); ++k) m.data()[k] += scale * rng.normal();

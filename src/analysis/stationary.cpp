@@ -3,7 +3,6 @@
 #include <Eigen/Eigenvalues>
 #include <cmath>
 
-#include "attnflow/analysis/wasserstein.hpp"
 #include "attnflow/dispatch.hpp"
 #include "attnflow/energy.hpp"
 #include "attnflow/error.hpp"
@@ -84,15 +83,27 @@ std::vector<Candidate> stationary_candidates(const Matrix& D, const Measure& mea
     dirac.direction = plus <= minus ? v : Vector(-v);
     out.push_back(dirac);
 
-    Matrix pair(2, v.size());
-    pair.row(0) = v.transpose();
-    pair.row(1) = -v.transpose();
+    // Antipodal pairs p δ_v + (1 − p) δ_{−v} are stationary for every p ∈ [0, 1]; the member
+    // nearest to the state sends each token to the nearer of ±v (p = the mass sent to +v), so
+    // W2² = Σ w_i min(|x_i − v|², |x_i + v|²) and E = ½[(p² + (1 − p)²) e^λ + 2p(1 − p) e^{−λ}].
+    double nearest = 0.0, p = 0.0, total = 0.0;
+    for (Index i = 0; i < n; ++i) {
+      const double w = measure.weights[static_cast<std::size_t>(i)];
+      const double to_plus = (measure.x.row(i).transpose() - v).squaredNorm();
+      const double to_minus = (measure.x.row(i).transpose() + v).squaredNorm();
+      nearest += w * std::min(to_plus, to_minus);
+      if (to_plus <= to_minus) p += w;
+      total += w;
+    }
+    p /= total;
     Candidate antipodal;
     antipodal.kind = "antipodal";
     antipodal.eigen_index = k;
     antipodal.eigenvalue = lambda(k);
-    antipodal.energy = 0.5 * std::cosh(lambda(k));
-    antipodal.w2 = std::sqrt(w2_squared_exact(measure.x, measure.weights, pair, {0.5, 0.5}));
+    antipodal.mass_plus = p;
+    antipodal.energy = 0.5 * ((p * p + (1.0 - p) * (1.0 - p)) * std::exp(lambda(k)) +
+                              2.0 * p * (1.0 - p) * std::exp(-lambda(k)));
+    antipodal.w2 = std::sqrt(nearest);
     antipodal.direction = v;
     out.push_back(antipodal);
   }

@@ -10,10 +10,41 @@ namespace attnflow {
 Model identity_model(Index d, double beta, KernelKind kernel, Geometry geometry) {
   Model m;
   m.geometry = geometry;
+  m.normalization = geometry == Geometry::sphere ? Normalization::post_ln : Normalization::none;
   m.kernel = kernel;
   m.beta = beta;
   m.heads.push_back(Head{Matrix::Identity(d, d), Matrix::Identity(d, d), Matrix::Identity(d, d), Matrix()});
   return m;
+}
+
+std::string_view normalization_name(Normalization normalization) {
+  switch (normalization) {
+    case Normalization::none:
+      return "none";
+    case Normalization::post_ln:
+      return "post_ln";
+    case Normalization::pre_ln:
+      return "pre_ln";
+    case Normalization::mix_ln:
+      return "mix_ln";
+    case Normalization::peri_ln:
+      return "peri_ln";
+    case Normalization::ngpt:
+      return "ngpt";
+    case Normalization::sqrt_scaling:
+      return "sqrt_scaling";
+  }
+  return "none";
+}
+
+Normalization normalization_from_name(std::string_view name, const std::string& key) {
+  for (Normalization n : {Normalization::none, Normalization::post_ln, Normalization::pre_ln, Normalization::mix_ln,
+                          Normalization::peri_ln, Normalization::ngpt, Normalization::sqrt_scaling})
+    if (normalization_name(n) == name) return n;
+  std::string message = "unknown scheme '";
+  message += name;
+  message += "'; allowed: none, post_ln, pre_ln, mix_ln, peri_ln, ngpt, sqrt_scaling";
+  throw InputError(key, message);
 }
 
 Index model_dimension(const Model& model) {
@@ -43,6 +74,16 @@ void validate_model(const Model& model, Index d, bool heads_listed) {
                                                  std::to_string(model.sinkhorn_iters));
   if (!std::isfinite(model.sinkhorn_tol) || model.sinkhorn_tol <= 0.0)
     throw InputError("model.sinkhorn_tol", "must be finite and > 0, got " + format_number(model.sinkhorn_tol));
+  if (model.geometry == Geometry::sphere && model.normalization == Normalization::none)
+    throw InputError("model.normalization", "'none' leaves the sphere; use geometry = \"euclidean\" for no normalisation");
+  if (model.geometry == Geometry::euclidean && model.normalization == Normalization::post_ln)
+    throw InputError("model.normalization", "'post_ln' keeps tokens on the sphere; use geometry = \"sphere\"");
+  if (!std::isfinite(model.mix_tau) || model.mix_tau < 0.0)
+    throw InputError("model.mix_tau", "must be finite and >= 0, got " + format_number(model.mix_tau));
+  if (!std::isfinite(model.ngpt_alpha) || model.ngpt_alpha <= 0.0)
+    throw InputError("model.ngpt_alpha", "must be finite and > 0, got " + format_number(model.ngpt_alpha));
+  if (!std::isfinite(model.noise) || model.noise < 0.0)
+    throw InputError("model.noise", "must be finite and >= 0 (the temperature 1/kappa), got " + format_number(model.noise));
   if (model.kernel == KernelKind::sinkhorn && model.causal)
     throw InputError("model.causal", "the sinkhorn kernel cannot be masked: a causal plan has no doubly "
                                      "stochastic scaling ([C] defines Sinkhorn attention unmasked); "

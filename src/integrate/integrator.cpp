@@ -57,6 +57,7 @@ IntegrateStats integrate_fixed(OdeSystem& dyn, Matrix& x, const std::vector<doub
   for (std::size_t k = 1; k < times.size(); ++k) {
     const double t0 = times[k - 1];
     const double span = times[k] - t0;
+    dyn.begin_interval(t0, times[k]);
     const auto n = static_cast<std::uint64_t>(std::max(0.0, std::ceil(span / opt.dt - 1e-9)));
     const double h = n > 0 ? span / static_cast<double>(n) : 0.0;
     for (std::uint64_t s = 0; s < n; ++s) {
@@ -126,6 +127,7 @@ IntegrateStats integrate_dopri5(OdeSystem& dyn, Matrix& x, const std::vector<dou
   bool rejected_last = false;
   for (std::size_t k = 1; k < times.size(); ++k) {
     const double target = times[k];
+    dyn.begin_interval(t, target);
     while (t < target) {
       // Clamp to the output time (and avoid a sliver of a step just before it).
       const bool clamped = t + 1.01 * h >= target;

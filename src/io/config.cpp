@@ -9,6 +9,7 @@
 
 #include "attnflow/error.hpp"
 #include "attnflow/geometry.hpp"
+#include "attnflow/io/model_table.hpp"
 #include "attnflow/io/npy.hpp"
 #include "attnflow/io/toml_helpers.hpp"
 #include "attnflow/kernel_registry.hpp"
@@ -24,8 +25,21 @@ Model parse_model(const toml::table* t, Index d) {
   Model m;
   if (t == nullptr) return identity_model(d, 1.0);
   check_keys(*t, "model", {"geometry", "kernel", "beta", "Q", "K", "V", "W", "heads", "causal", "sigmoid_bias",
-                           "sinkhorn_iters", "sinkhorn_tol"});
+                           "sinkhorn_iters", "sinkhorn_tol", "normalization", "mix_tau", "ngpt_alpha", "noise",
+                           "noise_seed"});
   if (const auto* n = t->get("geometry")) m.geometry = geometry_from_name(to_string(*n, "model.geometry"), "model.geometry");
+  // Default scheme: the one the geometry implies (sphere: Post-LN, R^d: none).
+  m.normalization = m.geometry == Geometry::sphere ? Normalization::post_ln : Normalization::none;
+  if (const auto* n = t->get("normalization"))
+    m.normalization = normalization_from_name(to_string(*n, "model.normalization"), "model.normalization");
+  if (const auto* n = t->get("mix_tau")) m.mix_tau = to_number(*n, "model.mix_tau");
+  if (const auto* n = t->get("ngpt_alpha")) m.ngpt_alpha = to_number(*n, "model.ngpt_alpha");
+  if (const auto* n = t->get("noise")) m.noise = to_number(*n, "model.noise");
+  if (const auto* n = t->get("noise_seed")) {
+    const std::int64_t v = to_integer(*n, "model.noise_seed");
+    if (v < 0) throw InputError("model.noise_seed", "must be >= 0, got " + std::to_string(v));
+    m.noise_seed = static_cast<std::uint64_t>(v);
+  }
   if (const auto* n = t->get("kernel")) m.kernel = kernel_from_name(to_string(*n, "model.kernel"), "model.kernel");
   if (const auto* n = t->get("beta")) m.beta = to_number(*n, "model.beta");
   if (const auto* n = t->get("causal")) m.causal = to_bool(*n, "model.causal");
@@ -67,6 +81,8 @@ Model parse_model(const toml::table* t, Index d) {
 }
 
 }  // namespace
+
+Model parse_model_table(const toml::table* table, Index d) { return parse_model(table, d); }
 
 RunConfig parse_config(const std::string& text, const std::vector<std::string>& overrides,
                        const std::filesystem::path& base_dir) {
@@ -165,6 +181,10 @@ RunConfig parse_config(const std::string& text, const std::vector<std::string>& 
     }
   }
 
+  if (cfg.model.noise > 0.0 && cfg.integrate.method != Method::euler)
+    throw InputError("integrate.method", "model.noise > 0 needs method = \"euler\" (Euler-Maruyama); got \"" +
+                                             std::string(method_name(cfg.integrate.method)) + "\"");
+
   OutputConfig& out = cfg.output;
   double every = cfg.t_end / 100.0;
   std::vector<double> times;
@@ -217,6 +237,14 @@ RunConfig parse_config(const std::string& text, const std::vector<std::string>& 
     out.record.push_back(false);
   }
   for (double t : times) {
+    // Mix-LN switches equations at τ: the ODE integrators stop there exactly (an unrecorded stop);
+    // euler layers switch at the first layer that starts at or after τ.
+    const double tau = cfg.model.mix_tau;
+    if (cfg.model.normalization == Normalization::mix_ln && cfg.integrate.method != Method::euler &&
+        !out.times.empty() && tau > out.times.back() && tau < t && tau < cfg.t_end) {
+      out.times.push_back(tau);
+      out.record.push_back(false);
+    }
     out.times.push_back(t);
     out.record.push_back(true);
   }
@@ -232,6 +260,13 @@ RunConfig parse_config(const std::string& text, const std::vector<std::string>& 
   rm.insert("kernel", std::string(kernel_info(cfg.model.kernel).name));
   rm.insert("beta", cfg.model.beta);
   rm.insert("causal", cfg.model.causal);
+  rm.insert("normalization", std::string(normalization_name(cfg.model.normalization)));
+  if (cfg.model.normalization == Normalization::mix_ln) rm.insert("mix_tau", cfg.model.mix_tau);
+  if (cfg.model.normalization == Normalization::ngpt) rm.insert("ngpt_alpha", cfg.model.ngpt_alpha);
+  if (cfg.model.noise > 0.0) {
+    rm.insert("noise", cfg.model.noise);
+    rm.insert("noise_seed", static_cast<std::int64_t>(cfg.model.noise_seed));
+  }
   if (cfg.model.kernel == KernelKind::sinkhorn) {
     rm.insert("sinkhorn_iters", static_cast<std::int64_t>(cfg.model.sinkhorn_iters));
     rm.insert("sinkhorn_tol", cfg.model.sinkhorn_tol);

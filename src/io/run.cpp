@@ -78,9 +78,14 @@ nlohmann::json run_experiment(const RunConfig& config, const std::filesystem::pa
                                    (ec ? ec.message() : "a file of that name exists"));
 
   const std::vector<std::string>& names = config.output.observables;
+  // Schemes with radii (x = r θ) save |x_i| with the trajectory as /radius (T×N).
+  const Normalization scheme = config.model.normalization;
+  const bool save_radius = scheme != Normalization::none && scheme != Normalization::post_ln;
+  std::vector<std::string> token_names;
+  if (save_radius) token_names.emplace_back("radius");
   RunWriter writer(outdir / "run.h5",
                    RunLayout{static_cast<std::size_t>(measure.n()), static_cast<std::size_t>(measure.d()),
-                             config.output.trajectory, names, {}});
+                             config.output.trajectory, names, token_names});
   writer.set_attribute("config", config.resolved_toml);
   writer.set_attribute("version", std::string(ATTNFLOW_VERSION));
   writer.set_attribute("seed", static_cast<std::int64_t>(config.init.seed));
@@ -90,7 +95,10 @@ nlohmann::json run_experiment(const RunConfig& config, const std::filesystem::pa
   writer.write_dataset("weights", {measure.weights.size()}, measure.weights.data());
   writer.write_dataset("positions", {measure.positions.size()}, measure.positions.data());
 
-  Dynamics dynamics(AttentionField(config.model, measure.weights, measure.positions));
+  std::vector<double> radii(static_cast<std::size_t>(measure.n()));
+  for (Index i = 0; i < measure.n(); ++i) radii[static_cast<std::size_t>(i)] = measure.x.row(i).norm();
+  Dynamics dynamics(AttentionField(config.model, measure.weights, measure.positions), radii);
+  std::vector<double> radius_frame(radii.size());
   ObservableSet observables(names, config.output.cluster_threshold);
   if (gaussian) observables.set_gaussian_reference(std::move(*gaussian));
   std::vector<double> first_values, last_values;
@@ -100,7 +108,12 @@ nlohmann::json run_experiment(const RunConfig& config, const std::filesystem::pa
   auto observe = [&](std::size_t k, double t, const Matrix& x) {
     if (!config.output.record[k]) return;
     std::vector<double> values = observables.evaluate(t, x, dynamics);
-    writer.append(t, x.data(), values, {});
+    std::vector<const double*> token_arrays;
+    if (save_radius) {
+      for (Index i = 0; i < x.rows(); ++i) radius_frame[static_cast<std::size_t>(i)] = x.row(i).norm();
+      token_arrays.push_back(radius_frame.data());
+    }
+    writer.append(t, x.data(), values, token_arrays);
     if (writer.frames() == 1) first_values = values;
     last_values = std::move(values);
     last_time = t;
@@ -114,6 +127,7 @@ nlohmann::json run_experiment(const RunConfig& config, const std::filesystem::pa
   summary["d"] = measure.d();
   summary["geometry"] = geometry_name(config.model.geometry);
   summary["kernel"] = kernel_info(config.model.kernel).name;
+  summary["normalization"] = normalization_name(config.model.normalization);
   summary["beta"] = config.model.beta;
   summary["heads"] = config.model.heads.size();
   summary["method"] = method_name(config.integrate.method);

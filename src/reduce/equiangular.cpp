@@ -11,43 +11,16 @@ namespace attnflow::reduce {
 
 namespace {
 
-constexpr std::array<std::pair<LayerNorm, std::string_view>, 6> kSchemes{{
-    {LayerNorm::post_ln, "post_ln"},
-    {LayerNorm::pre_ln, "pre_ln"},
-    {LayerNorm::mix_ln, "mix_ln"},
-    {LayerNorm::peri_ln, "peri_ln"},
-    {LayerNorm::ngpt, "ngpt"},
-    {LayerNorm::sqrt_scaling, "sqrt_scaling"},
-}};
-
 /// The scheme in force at time t (mix_ln is Post-LN before τ, Pre-LN from τ on).
-LayerNorm active_scheme(const EquiangularParams& p, double t) {
-  if (p.scheme != LayerNorm::mix_ln) return p.scheme;
-  return t < p.mix_switch_time ? LayerNorm::post_ln : LayerNorm::pre_ln;
+Normalization active_scheme(const EquiangularParams& p, double t) {
+  if (p.scheme != Normalization::mix_ln) return p.scheme;
+  return t < p.mix_switch_time ? Normalization::post_ln : Normalization::pre_ln;
 }
 
 }  // namespace
 
-std::string_view layer_norm_name(LayerNorm scheme) {
-  for (const auto& [s, name] : kSchemes)
-    if (s == scheme) return name;
-  return "post_ln";
-}
-
-LayerNorm layer_norm_from_name(std::string_view name, const std::string& key) {
-  std::string list;
-  for (const auto& [s, n] : kSchemes) {
-    if (n == name) return s;
-    list += (list.empty() ? "" : ", ") + std::string(n);
-  }
-  std::string message = "unknown normalization '";
-  message += name;
-  message += "'; allowed: " + list;
-  throw InputError(key, message);
-}
-
-bool layer_norm_has_radius(LayerNorm scheme) {
-  return scheme == LayerNorm::pre_ln || scheme == LayerNorm::mix_ln || scheme == LayerNorm::peri_ln;
+bool normalization_has_radius(Normalization scheme) {
+  return scheme == Normalization::pre_ln || scheme == Normalization::mix_ln || scheme == Normalization::peri_ln;
 }
 
 void validate_equiangular(const EquiangularParams& p, double rho0, double r0, const std::string& rho_key,
@@ -57,6 +30,9 @@ void validate_equiangular(const EquiangularParams& p, double rho0, double r0, co
     throw InputError("--beta", "must be finite and >= 0, got " + format_number(p.beta));
   if (p.kernel != KernelKind::softmax && p.kernel != KernelKind::usa)
     throw InputError("--kernel", "the equiangular model is derived for sa (softmax) and usa only");
+  if (p.scheme == Normalization::none)
+    throw InputError("--normalization", "the equiangular model needs a normalisation scheme (attention on "
+                                        "directions); allowed: post_ln, pre_ln, mix_ln, peri_ln, ngpt, sqrt_scaling");
   const double lower = -1.0 / static_cast<double>(p.n - 1);
   if (!std::isfinite(rho0) || rho0 < lower || rho0 > 1.0)
     throw InputError(rho_key, "must lie in [-1/(n-1), 1] = [" + format_number(lower) + ", 1] for n = " +
@@ -89,26 +65,27 @@ void equiangular_rhs(const EquiangularParams& p, double t, double rho, double r,
                                        b * b * (nn - 1.0) * (1.0 + (nn - 2.0) * rho)));
   };
   switch (active_scheme(p, t)) {
-    case LayerNorm::post_ln:
-    case LayerNorm::mix_ln:  // unreachable: active_scheme resolves mix_ln
+    case Normalization::post_ln:
+    case Normalization::mix_ln:  // unreachable: active_scheme resolves mix_ln
+    case Normalization::none:    // unreachable: refused by validate_equiangular
       rho_dot = drive;
       r_dot = 0.0;
       return;
-    case LayerNorm::pre_ln:
+    case Normalization::pre_ln:
       rho_dot = drive / r;
       r_dot = p_in;
       return;
-    case LayerNorm::peri_ln: {
+    case Normalization::peri_ln: {
       const double na = norm_a();
       rho_dot = drive / (r * na);
       r_dot = p_in / na;
       return;
     }
-    case LayerNorm::ngpt:
+    case Normalization::ngpt:
       rho_dot = p.ngpt_alpha * drive / norm_a();
       r_dot = 0.0;
       return;
-    case LayerNorm::sqrt_scaling:
+    case Normalization::sqrt_scaling:
       rho_dot = drive / std::sqrt(t + 1.0);
       r_dot = 0.0;
       return;
@@ -128,7 +105,7 @@ std::vector<EquiangularFrame> solve_equiangular(const EquiangularParams& params,
   if (times.empty()) return frames;
   std::vector<double> grid = times;
   std::vector<bool> record(times.size(), true);
-  if (params.scheme == LayerNorm::mix_ln && params.mix_switch_time > times.front() &&
+  if (params.scheme == Normalization::mix_ln && params.mix_switch_time > times.front() &&
       params.mix_switch_time < times.back() &&
       std::find(times.begin(), times.end(), params.mix_switch_time) == times.end()) {
     const auto at = std::upper_bound(grid.begin(), grid.end(), params.mix_switch_time);
@@ -149,7 +126,7 @@ namespace {
 /// The inverse system in the independent variable ρ: state (t, r), d/dρ (t, r) = (1, ṙ)/ρ̇.
 class InverseEquiangularFlow : public OdeSystem {
  public:
-  InverseEquiangularFlow(EquiangularParams params, LayerNorm scheme) : params_(params) {
+  InverseEquiangularFlow(EquiangularParams params, Normalization scheme) : params_(params) {
     params_.scheme = scheme;
   }
   void velocity(double rho, const Matrix& x, Matrix& v) override {
@@ -168,7 +145,7 @@ class InverseEquiangularFlow : public OdeSystem {
 };
 
 /// t at which ρ reaches `threshold` under one fixed scheme, from (ρ0, r0) at time t0.
-double inverse_hitting(const EquiangularParams& params, LayerNorm scheme, double rho0, double r0, double t0,
+double inverse_hitting(const EquiangularParams& params, Normalization scheme, double rho0, double r0, double t0,
                        double threshold, const IntegrateOptions& options) {
   InverseEquiangularFlow flow(params, scheme);
   Matrix x(1, 2);
@@ -191,65 +168,14 @@ double equiangular_hitting_time(const EquiangularParams& params, double rho0, do
   if (rho0 >= threshold) return 0.0;
   // ρ0 = −1/(n−1): the regular simplex, where 1 + (n−1)ρ = 0 and ρ̇ = 0 (an equilibrium).
   if (1.0 + static_cast<double>(params.n - 1) * rho0 <= 0.0) return std::numeric_limits<double>::infinity();
-  if (params.scheme != LayerNorm::mix_ln)
+  if (params.scheme != Normalization::mix_ln)
     return inverse_hitting(params, params.scheme, rho0, r0, 0.0, threshold, options);
   // Mix-LN: Post-LN on [0, τ]; if ρ(τ) is still below the threshold, Pre-LN from (ρ(τ), τ, r0).
   const std::vector<EquiangularFrame> at_switch =
       solve_equiangular(params, rho0, r0, {0.0, params.mix_switch_time}, options);
   const double rho_tau = at_switch.back().rho;
-  if (rho_tau >= threshold) return inverse_hitting(params, LayerNorm::post_ln, rho0, r0, 0.0, threshold, options);
-  return inverse_hitting(params, LayerNorm::pre_ln, rho_tau, r0, params.mix_switch_time, threshold, options);
-}
-
-void NormalizedParticleFlow::velocity(double t, const Matrix& x, Matrix& v) {
-  ++evaluations_;
-  const Index n = x.rows(), d = x.cols();
-  Matrix theta = x;
-  for (Index i = 0; i < n; ++i) theta.row(i) /= x.row(i).norm();
-  const Matrix gram = theta * theta.transpose();
-  Matrix att = Matrix::Zero(n, d);
-  const double nn = static_cast<double>(n);
-  for (Index i = 0; i < n; ++i) {
-    // Weights on directions: SA max-shifted softmax, USA (1/n) e^{β⟨θ_i,θ_j⟩}.
-    double shift = params_.kernel == KernelKind::softmax ? gram.row(i).maxCoeff() : 0.0;
-    double z = 0.0;
-    for (Index j = 0; j < n; ++j) {
-      const double w = std::exp(params_.beta * (gram(i, j) - shift));
-      z += w;
-      att.row(i) += w * theta.row(j);
-    }
-    att.row(i) /= params_.kernel == KernelKind::softmax ? z : nn;
-  }
-  v.resize(n, d);
-  const LayerNorm scheme = active_scheme(params_, t);
-  for (Index i = 0; i < n; ++i) {
-    const auto th = theta.row(i);
-    const auto a = att.row(i);
-    switch (scheme) {
-      case LayerNorm::post_ln:
-      case LayerNorm::mix_ln:  // unreachable: active_scheme resolves mix_ln
-        v.row(i) = a - a.dot(th) * th;
-        break;
-      case LayerNorm::pre_ln:
-        v.row(i) = a;
-        break;
-      case LayerNorm::peri_ln:
-        v.row(i) = a / a.norm();
-        break;
-      case LayerNorm::ngpt:
-        v.row(i) = params_.ngpt_alpha * (a - a.dot(th) * th) / a.norm();
-        break;
-      case LayerNorm::sqrt_scaling:
-        v.row(i) = (a - a.dot(th) * th) / std::sqrt(t + 1.0);
-        break;
-    }
-  }
-}
-
-void NormalizedParticleFlow::retract(Matrix& x) {
-  if (params_.scheme == LayerNorm::post_ln || params_.scheme == LayerNorm::ngpt ||
-      params_.scheme == LayerNorm::sqrt_scaling)
-    for (Index i = 0; i < x.rows(); ++i) x.row(i) /= x.row(i).norm();
+  if (rho_tau >= threshold) return inverse_hitting(params, Normalization::post_ln, rho0, r0, 0.0, threshold, options);
+  return inverse_hitting(params, Normalization::pre_ln, rho_tau, r0, params.mix_switch_time, threshold, options);
 }
 
 PairStatistics pair_statistics(const Matrix& x) {

@@ -33,6 +33,9 @@ void validate_gaussian_model(const Model& model, const std::string& prefix) {
   if (model.geometry != Geometry::euclidean)
     throw InputError(prefix + ".geometry",
                      "Gaussian solutions exist in R^d only ([C]); set geometry = \"euclidean\"");
+  if (model.normalization != Normalization::none)
+    throw InputError(prefix + ".normalization", "Gaussian solutions are those of the Transformer PDE in R^d "
+                                                "without normalisation ([C]); set normalization = \"none\"");
   if (model.causal)
     throw InputError(prefix + ".causal",
                      "masked attention does not preserve Gaussians ([C]); use causal = false");

@@ -21,7 +21,7 @@ CASES = [
      "Error while parsing table header: expected ']', saw '\\n'"),
     ("unknown_key", VALID.replace("beta = 1.0", "beta = 1.0\nbetta = 2"),
      "error: model.betta: unknown key; allowed: geometry, kernel, beta, Q, K, V, W, heads, causal, "
-     "sigmoid_bias, sinkhorn_iters, sinkhorn_tol"),
+     "sigmoid_bias, sinkhorn_iters, sinkhorn_tol, normalization, mix_tau, ngpt_alpha, noise, noise_seed"),
     ("unknown_section", VALID + "\n[solver]\nx = 1\n",
      "error: solver: unknown section; allowed: model, init, integrate, output"),
     ("negative_beta", VALID.replace("beta = 1.0", "beta = -1"), "error: model.beta: must be finite and > 0, got -1"),
@@ -51,7 +51,8 @@ CASES = [
      "error: init.path: file not found: 'missing.npy'"),
     ("bad_observable", VALID + '\n[output]\nobservables = ["entropy"]\n',
      "error: output.observables: unknown observable 'entropy'; allowed: energy, energy_b, energy_rate, "
-     "normalized_energy, clusters, pair_fraction, mean_cosine, sinkhorn_error"),
+     "normalized_energy, clusters, pair_fraction, mean_cosine, sinkhorn_error, gaussian_w2, gaussian_mean_error, "
+     "gaussian_cov_error"),
     ("threshold", VALID + "\n[output]\ncluster_threshold = 2.5\n",
      "error: output.cluster_threshold: must lie in (0, 2), got 2.5"),
     ("energy_causal", VALID.replace("beta = 1.0", "beta = 1.0\ncausal = true") + '\n[output]\nobservables = ["energy"]\n',

@@ -9,7 +9,10 @@
 #include <numeric>
 #include <vector>
 
+#include "attnflow/analysis/stability.hpp"
 #include "attnflow/analysis/wasserstein.hpp"
+#include "attnflow/dynamics.hpp"
+#include "attnflow/init.hpp"
 #include "attnflow/error.hpp"
 #include "analysis_test_support.hpp"
 
@@ -244,6 +247,47 @@ TEST(W2Conditional, MovesTokensWithinPositions) {
   EXPECT_NEAR(w2_squared_conditional(x, uniform, paired, y, uniform, paired), grouped, 1e-13);
   // Conditioning can only cost more than the unconstrained optimum.
   EXPECT_GE(grouped + 1e-13, w2_squared_exact(x, uniform, y, uniform));
+}
+
+// [M] stability: for a perturbation far smaller than the distances between tokens the optimal
+// coupling of the two flows is the identity (token i with its perturbed copy), so W2(t) equals
+// (Σ_i w_i |x_i(t) − y_i(t)|²)^{1/2} computed here from two independent integrations; and W2/ε
+// tends to a limit as ε → 0 (linear response): the ratios at ε = 1e-6 and 1e-5 agree to O(ε).
+TEST(W2Stability, FlowsOfPerturbedTokensAndWeights) {
+  const Index n = 12, d = 3;
+  const Measure mu = uniform_measure(sample_uniform_sphere(n, d, 5));
+  const Matrix id = Matrix::Identity(d, d);
+  const Model model = analysistest::one_head(id, id, id, 3.0, KernelKind::softmax);
+  const std::vector<double> times{0.0, 0.5, 1.0, 2.0};
+  IntegrateOptions o;
+  o.method = Method::rk4;
+  o.dt = 0.01;
+  for (bool tokens : {true, false}) {
+    SCOPED_TRACE(tokens);
+    std::vector<double> ratio_small, ratio_large;
+    for (double eps : {1e-6, 1e-5}) {
+      const Measure nu = tokens ? perturb_tokens(mu, eps, 5, true) : mu;
+      const Model mb = tokens ? model : perturb_weights(model, eps, 5);
+      if (tokens) {
+        EXPECT_GT((nu.x - mu.x).norm(), 0.1 * eps);  // not the init noise again
+      }
+      const std::vector<double> w2 = w2_between_flows(model, mu, mb, nu, times, o, W2Options{});
+      Matrix x = mu.x, y = nu.x;
+      Dynamics da(AttentionField(model, mu.weights, mu.positions)), db(AttentionField(mb, nu.weights, nu.positions));
+      std::vector<Matrix> fx(times.size()), fy(times.size());
+      integrate(da, x, times, o, [&](std::size_t k, double, const Matrix& s) { fx[k] = s; });
+      integrate(db, y, times, o, [&](std::size_t k, double, const Matrix& s) { fy[k] = s; });
+      for (std::size_t k = 0; k < times.size(); ++k) {
+        const double identity = std::sqrt((fx[k] - fy[k]).squaredNorm() / static_cast<double>(n));
+        // Costs ~ε² are summed next to nothing larger: relative rounding ≤ 4 N u, plus the cost
+        // quantisation C_max (2N+1) 2⁻⁵⁸ on W2² ~ ε², i.e. ~1e-5 relative at ε = 1e-6.
+        EXPECT_NEAR(w2[k], identity, 1e-4 * identity + 1e-12);
+      }
+      (eps < 3e-6 ? ratio_small : ratio_large) = w2;
+      for (double& v : (eps < 3e-6 ? ratio_small : ratio_large)) v /= eps;
+    }
+    for (std::size_t k = 1; k < times.size(); ++k) EXPECT_NEAR(ratio_small[k], ratio_large[k], 0.01 * ratio_small[k]);
+  }
 }
 
 TEST(W2Errors, MessagesNameTheProblem) {

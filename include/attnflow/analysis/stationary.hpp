@@ -5,7 +5,7 @@
 // the Wasserstein-type gradient flow (mobility 1/Z) of E(μ) = ½ ∬ e^{⟨x, D y⟩} dμ dμ, ascending for
 // V = +D and descending for V = −D. μ is stationary iff P⊥_x ∇Z_μ(x) = 0 on supp μ ([B] §4). The
 // analytic stationary states ([B] §4–5) are Diracs on eigenvectors of D, antipodal pairs
-// ½(δ_v + δ_{−v}) on eigenvectors, and any measure on S^{d−1} ∩ ker D.
+// p δ_v + (1 − p) δ_{−v} on eigenvectors (any p: ∇Z(±v) ∥ v), and any measure on S^{d−1} ∩ ker D.
 #include <string>
 #include <vector>
 
@@ -34,16 +34,19 @@ struct Candidate {
   std::string kind;        ///< "dirac", "antipodal" or "kernel"
   Index eigen_index = -1;  ///< index into the eigenvalues of D (ascending); −1 for "kernel"
   double eigenvalue = 0.0; ///< λ (0 for "kernel")
-  double energy = 0.0;     ///< E = ½ e^{λ} (Dirac), ½ cosh λ (antipodal pair), ½ (ker D)
+  double energy = 0.0;     ///< E = ½ e^{λ} (Dirac), ½[(p² + (1−p)²)e^{λ} + 2p(1−p)e^{−λ}]
+                           ///< (antipodal pair, ½ cosh λ for p = ½), ½ (ker D)
+  double mass_plus = 1.0;  ///< antipodal: p, the mass at +direction (the state's split)
   double w2 = 0.0;         ///< W2 from the given state to the candidate (closest sign / support)
   Vector direction;        ///< the eigenvector (sign of the closer Dirac); empty for "kernel"
 };
 
-/// Every candidate of the file comment: a Dirac and an antipodal pair per eigenvector of D, and,
-/// if D has eigenvalues with |λ| ≤ kernel_tol·max|λ|, the measures on S ∩ ker D (W2 to the closest
-/// one: each token moved to its nearest point P_ker x/|P_ker x| of the kernel sphere, distance² =
-/// |x|² + 1 − 2|P_ker x|). W2 to a Dirac is exact (Σ w_i|x_i − v|²); to an antipodal pair it is the
-/// exact transport to ½δ_v + ½δ_{−v} (network simplex).
+/// Every candidate of the file comment, with W2 from the state to the nearest member of each
+/// family (closed forms: every token moves to its nearest point of the candidate's support, and
+/// the family contains the measure with exactly those masses): a Dirac at ±v per eigenvector
+/// (W2² = min_± Σ w_i|x_i ∓ v|²), an antipodal pair per eigenvector (W2² = Σ w_i min|x_i ∓ v|²,
+/// p = mass nearer +v), and, if D has eigenvalues with |λ| ≤ kernel_tol·max|λ|, the measures on
+/// S ∩ ker D (nearest point P_ker x/|P_ker x|, distance² = |x|² + 1 − 2|P_ker x|).
 std::vector<Candidate> stationary_candidates(const Matrix& D, const Measure& measure,
                                              double kernel_tol = 1e-10);
 

@@ -25,27 +25,20 @@
 
 namespace attnflow::reduce {
 
-/// The normalisation schemes of [R] §"The impact of normalization" (SPEC §1 table).
-enum class LayerNorm { post_ln, pre_ln, mix_ln, peri_ln, ngpt, sqrt_scaling };
-
-/// "post_ln" / "pre_ln" / ... (the user-visible names).
-std::string_view layer_norm_name(LayerNorm scheme);
-/// Looks a scheme up by name; throws InputError(key, "unknown normalization ...; allowed: ...").
-LayerNorm layer_norm_from_name(std::string_view name, const std::string& key);
 /// Whether the scheme moves the radius r (pre_ln, mix_ln, peri_ln).
-bool layer_norm_has_radius(LayerNorm scheme);
+bool normalization_has_radius(Normalization scheme);
 
 /// Parameters of the equiangular ODE.
 struct EquiangularParams {
   KernelKind kernel = KernelKind::softmax;  ///< softmax (SA) or usa
   Index n = 2;                              ///< number of tokens (≥ 2)
   double beta = 1.0;                        ///< inverse temperature (≥ 0)
-  LayerNorm scheme = LayerNorm::post_ln;
+  Normalization scheme = Normalization::post_ln;  ///< any scheme but none (model.hpp)
   double mix_switch_time = 1.0;  ///< mix_ln: τ, the time Post-LN hands over to Pre-LN
   double ngpt_alpha = 1.0;       ///< ngpt: the step scale α (constant in time)
 };
 
-/// Checks n ≥ 2, β finite ≥ 0, kernel SA/USA, τ ≥ 0, α > 0 and ρ0 ∈ [−1/(n−1), 1], r0 > 0;
+/// Checks n ≥ 2, β finite ≥ 0, kernel SA/USA, scheme ≠ none, τ ≥ 0, α > 0, ρ0 ∈ [−1/(n−1), 1], r0 > 0;
 /// throws InputError with the given argument names (e.g. "--rho0").
 void validate_equiangular(const EquiangularParams& params, double rho0, double r0,
                           const std::string& rho_key = "--rho0", const std::string& n_key = "--n");
@@ -94,24 +87,6 @@ std::vector<EquiangularFrame> solve_equiangular(const EquiangularParams& params,
 /// (ρ̇ > 0 there) with the given integrator tolerances.
 double equiangular_hitting_time(const EquiangularParams& params, double rho0, double r0, double threshold,
                                 const IntegrateOptions& options);
-
-/// The token-level dynamics each scheme idealises, for particle cross-checks of the ODE ([R]
-/// §normalization): with θ_i = x_i/|x_i| and A_i = Σ_j a_ij θ_j (SA or USA weights on ⟨θ_i, θ_j⟩),
-///   post_ln: ẋ = P⊥_x A (on the sphere)       pre_ln: ẋ = A        peri_ln: ẋ = A/|A|
-///   ngpt: ẋ = α P⊥_x (A/|A|) (on the sphere)  sqrt_scaling: ẋ = P⊥_x A/√(t+1)   mix_ln: post, then pre.
-/// Dense O(n²d) evaluation; n×d state.
-class NormalizedParticleFlow : public OdeSystem {
- public:
-  explicit NormalizedParticleFlow(EquiangularParams params) : params_(params) {}
-  void velocity(double t, const Matrix& x, Matrix& v) override;
-  /// Renormalises rows for the schemes that live on the sphere (post_ln, ngpt, sqrt_scaling).
-  void retract(Matrix& x) override;
-  std::uint64_t evaluations() const override { return evaluations_; }
-
- private:
-  EquiangularParams params_;
-  std::uint64_t evaluations_ = 0;
-};
 
 /// Mean and spread (max − min) of ⟨θ_i, θ_j⟩ over pairs i < j, and mean |x_i|, of a token array.
 struct PairStatistics {

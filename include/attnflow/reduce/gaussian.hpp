@@ -35,8 +35,8 @@ struct AffineField {
   Matrix M;  ///< linear part (d×d)
 };
 
-/// Whether `model` has a Gaussian reduction: geometry euclidean, kernel softmax / l2 / sinkhorn,
-/// no causal mask. Throws InputError("<prefix>.kernel" | ".geometry" | ".causal", ...) otherwise.
+/// Whether `model` has a Gaussian reduction: geometry euclidean, normalization none, kernel
+/// softmax / l2 / sinkhorn, no causal mask. Throws InputError("<prefix>.<key>", ...) otherwise.
 void validate_gaussian_model(const Model& model, const std::string& prefix = "model");
 
 /// v = b + M x at μ = N(m, Σ) for every head of `model` ([C] Gaussian section; docs G1–G4).
