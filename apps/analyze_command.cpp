@@ -22,15 +22,20 @@ namespace {
 nlohmann::json plateaus_json(const std::vector<analysis::Plateau>& plateaus) {
   nlohmann::json out = nlohmann::json::array();
   for (const analysis::Plateau& p : plateaus)
-    out.push_back({{"t_start", p.t_start}, {"t_end", p.t_end}, {"value", p.value}, {"min", p.min},
-                   {"max", p.max}, {"first_frame", p.first}, {"last_frame", p.last}});
+    out.push_back({{"t_start", p.t_start},
+                   {"t_end", p.t_end},
+                   {"value", p.value},
+                   {"min", p.min},
+                   {"max", p.max},
+                   {"first_frame", p.first},
+                   {"last_frame", p.last}});
   return out;
 }
 
 nlohmann::json spectrum_json(const analysis::SpectrumSummary& s) {
-  return {{"eigenvalues", s.eigenvalues},       {"trace", s.trace},
-          {"anisotropy", s.anisotropy},         {"effective_rank", s.effective_rank},
-          {"stable_rank", s.stable_rank},       {"numerical_rank", s.numerical_rank}};
+  return {{"eigenvalues", s.eigenvalues}, {"trace", s.trace},
+          {"anisotropy", s.anisotropy},   {"effective_rank", s.effective_rank},
+          {"stable_rank", s.stable_rank}, {"numerical_rank", s.numerical_rank}};
 }
 
 nlohmann::json matrix_json(const Matrix& m) {
@@ -62,32 +67,48 @@ Action add_analyze_command(CLI::App& app) {
   };
   auto opt = std::make_shared<Options>();
   cmd->add_option("run", opt->run, "run file (run.h5)")->required();
-  cmd->add_flag("--clusters", opt->clusters, "clusters at every frame and sizes/masses/centres at --frame");
+  cmd->add_flag("--clusters", opt->clusters,
+                "clusters at every frame and sizes/masses/centres at --frame");
   cmd->add_flag("--metastability", opt->metastability,
                 "plateaus of cluster count and normalised energy, merges, staircase time changes");
-  cmd->add_flag("--spectra", opt->spectra, "Gram/covariance spectra and attention rank/leaders at --frame");
-  cmd->add_flag("--stationary", opt->stationary, "[B] stationarity residual and candidate extremisers at --frame");
+  cmd->add_flag("--spectra", opt->spectra,
+                "Gram/covariance spectra and attention rank/leaders at --frame");
+  cmd->add_flag("--stationary", opt->stationary,
+                "[B] stationarity residual and candidate extremisers at --frame");
   cmd->add_flag("--all", opt->all, "every analysis (default: clusters, metastability, spectra)");
-  cmd->add_option("--threshold", opt->threshold, "cluster threshold delta in (0, 2) (default: the run's)");
-  cmd->add_option("--method", opt->method, "cluster search: exact (any d) | spatial (d <= 3, same answer)");
-  cmd->add_option("--frame", opt->frame, "frame for spectra/stationary/cluster details (default: last; -1 = last)");
-  cmd->add_option("--energy-tol", opt->energy_tol, "plateau band of the normalised energy (absolute, in [0, 1])");
-  cmd->add_option("--min-duration", opt->min_duration, "shortest plateau (default: 5% of the time span)");
-  cmd->add_option("--rank-tol", opt->rank_tol, "numerical rank of Gram/covariance: eigenvalues > tol * largest");
-  cmd->add_option("--attention-rank-tol", opt->attention_rank_tol, "attention rank: singular values > tol * largest");
+  cmd->add_option("--threshold", opt->threshold,
+                  "cluster threshold delta in (0, 2) (default: the run's)");
+  cmd->add_option("--method", opt->method,
+                  "cluster search: exact (any d) | spatial (d <= 3, same answer)");
+  cmd->add_option("--frame", opt->frame,
+                  "frame for spectra/stationary/cluster details (default: last; -1 = last)");
+  cmd->add_option("--energy-tol", opt->energy_tol,
+                  "plateau band of the normalised energy (absolute, in [0, 1])");
+  cmd->add_option("--min-duration", opt->min_duration,
+                  "shortest plateau (default: 5% of the time span)");
+  cmd->add_option("--rank-tol", opt->rank_tol,
+                  "numerical rank of Gram/covariance: eigenvalues > tol * largest");
+  cmd->add_option("--attention-rank-tol", opt->attention_rank_tol,
+                  "attention rank: singular values > tol * largest");
   cmd->add_option("--max-attention-tokens", opt->max_attention_tokens,
                   "skip the (N x N) attention matrix above this many tokens");
   cmd->add_option("-o,--output", opt->output, "write the JSON here (atomically) instead of stdout");
-  cmd->add_option("--threads", opt->threads, "OpenMP threads (0: all cores); results do not depend on it")
+  cmd->add_option("--threads", opt->threads,
+                  "OpenMP threads (0: all cores); results do not depend on it")
       ->check(CLI::NonNegativeNumber);
   return [opt]() {
     set_threads(opt->threads);
-    const analysis::ClusterMethod method = analysis::cluster_method_from_name(opt->method, "--method");
-    if (!std::isnan(opt->threshold)) analysis::validate_cluster_threshold(opt->threshold, "--threshold");
+    const analysis::ClusterMethod method =
+        analysis::cluster_method_from_name(opt->method, "--method");
+    if (!std::isnan(opt->threshold))
+      analysis::validate_cluster_threshold(opt->threshold, "--threshold");
     if (!(opt->energy_tol >= 0.0) || !std::isfinite(opt->energy_tol))
-      throw InputError("--energy-tol", "must be finite and >= 0, got " + format_number(opt->energy_tol));
-    if (!std::isnan(opt->min_duration) && !(opt->min_duration >= 0.0 && std::isfinite(opt->min_duration)))
-      throw InputError("--min-duration", "must be finite and >= 0, got " + format_number(opt->min_duration));
+      throw InputError("--energy-tol",
+                       "must be finite and >= 0, got " + format_number(opt->energy_tol));
+    if (!std::isnan(opt->min_duration) &&
+        !(opt->min_duration >= 0.0 && std::isfinite(opt->min_duration)))
+      throw InputError("--min-duration",
+                       "must be finite and >= 0, got " + format_number(opt->min_duration));
     bool any = opt->clusters || opt->metastability || opt->spectra || opt->stationary;
     if (opt->all) opt->clusters = opt->metastability = opt->spectra = opt->stationary = true;
     if (!any && !opt->all) opt->clusters = opt->metastability = opt->spectra = true;
@@ -96,12 +117,13 @@ Action add_analyze_command(CLI::App& app) {
     if (!run.has_trajectory())
       throw InputError(run.key(), "has no dataset /x (written with output.trajectory = false?)");
     const io::RunConfig config = run.config();
-    const double delta = std::isnan(opt->threshold) ? config.output.cluster_threshold : opt->threshold;
+    const double delta =
+        std::isnan(opt->threshold) ? config.output.cluster_threshold : opt->threshold;
     const std::size_t frames = run.frames();
     if (frames == 0) throw InputError(run.key(), "has no frames");
     if (opt->frame < -1 || opt->frame >= static_cast<long>(frames))
-      throw InputError("--frame", "must be -1 (last) or in [0, " + std::to_string(frames - 1) + "], got " +
-                                      std::to_string(opt->frame));
+      throw InputError("--frame", "must be -1 (last) or in [0, " + std::to_string(frames - 1) +
+                                      "], got " + std::to_string(opt->frame));
     const std::size_t frame = opt->frame < 0 ? frames - 1 : static_cast<std::size_t>(opt->frame);
     const std::vector<double>& t = run.times();
     const double span = t.back() - t.front();
@@ -148,8 +170,10 @@ Action add_analyze_command(CLI::App& app) {
       c["method"] = analysis::cluster_method_name(method);
       c["count"] = counts;
       c["pair_fraction"] = fractions;
-      c["at_frame"] = {{"sizes", detail->sizes}, {"masses", detail->masses},
-                       {"centres", matrix_json(detail->centres)}, {"labels", detail->summary.labels}};
+      c["at_frame"] = {{"sizes", detail->sizes},
+                       {"masses", detail->masses},
+                       {"centres", matrix_json(detail->centres)},
+                       {"labels", detail->summary.labels}};
       out["clusters"] = c;
     }
     if (opt->metastability) {
@@ -158,12 +182,17 @@ Action add_analyze_command(CLI::App& app) {
       m["min_duration"] = min_duration;
       m["energy_tol"] = opt->energy_tol;
       m["normalized_energy"] = energies;
-      m["cluster_plateaus"] = plateaus_json(analysis::find_plateaus(t, counts_d, {0.0, min_duration}));
-      m["energy_plateaus"] = plateaus_json(analysis::find_plateaus(t, energies, {opt->energy_tol, min_duration}));
+      m["cluster_plateaus"] =
+          plateaus_json(analysis::find_plateaus(t, counts_d, {0.0, min_duration}));
+      m["energy_plateaus"] =
+          plateaus_json(analysis::find_plateaus(t, energies, {opt->energy_tol, min_duration}));
       nlohmann::json merges = nlohmann::json::array();
       for (const analysis::MergeEvent& e : analysis::merge_events(t, counts))
-        merges.push_back({{"frame", e.frame}, {"t_before", e.t_before}, {"t_after", e.t_after},
-                          {"clusters_before", e.clusters_before}, {"clusters_after", e.clusters_after}});
+        merges.push_back({{"frame", e.frame},
+                          {"t_before", e.t_before},
+                          {"t_after", e.t_after},
+                          {"clusters_before", e.clusters_before},
+                          {"clusters_after", e.clusters_after}});
       m["merges"] = merges;
       const std::vector<double> s = analysis::arc_length_time(t, speeds);
       m["speed"] = speeds;
@@ -186,10 +215,12 @@ Action add_analyze_command(CLI::App& app) {
       if (run.n() <= opt->max_attention_tokens && config.model.kernel != KernelKind::sinkhorn) {
         nlohmann::json heads = nlohmann::json::array();
         for (std::size_t h = 0; h < config.model.heads.size(); ++h) {
-          const analysis::AttentionSpectrum a =
-              analysis::attention_spectrum(analysis::attention_matrix(config.model, m, h), opt->attention_rank_tol);
-          heads.push_back({{"singular_values", a.singular_values}, {"numerical_rank", a.numerical_rank},
-                           {"column_mass", a.column_mass}, {"leaders", a.leaders}});
+          const analysis::AttentionSpectrum a = analysis::attention_spectrum(
+              analysis::attention_matrix(config.model, m, h), opt->attention_rank_tol);
+          heads.push_back({{"singular_values", a.singular_values},
+                           {"numerical_rank", a.numerical_rank},
+                           {"column_mass", a.column_mass},
+                           {"leaders", a.leaders}});
         }
         s["attention"] = {{"rank_tol", opt->attention_rank_tol}, {"heads", heads}};
       } else {
@@ -217,7 +248,8 @@ Action add_analyze_command(CLI::App& app) {
         if (c.eigen_index >= 0) {
           j["eigen_index"] = c.eigen_index;
           j["eigenvalue"] = c.eigenvalue;
-          j["direction"] = std::vector<double>(c.direction.data(), c.direction.data() + c.direction.size());
+          j["direction"] =
+              std::vector<double>(c.direction.data(), c.direction.data() + c.direction.size());
         }
         candidates.push_back(j);
         if (c.w2 < best) {

@@ -15,7 +15,8 @@ namespace attnflow::cli {
 
 Action add_stability_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
-      "stability", "[M] stability: W2 between the flow and its eps-perturbed copies (tokens or weights)");
+      "stability",
+      "[M] stability: W2 between the flow and its eps-perturbed copies (tokens or weights)");
   struct Options {
     std::string config, outdir, perturb = "tokens", method = "exact";
     std::vector<std::string> overrides;
@@ -30,21 +31,26 @@ Action add_stability_command(CLI::App& app) {
   cmd->add_option("config", opt->config, "TOML run configuration")->required();
   cmd->add_option("-o,--output", opt->outdir, "output directory")->required();
   cmd->add_option("--set", opt->overrides, "override a key: section.key=value (repeatable)");
-  cmd->add_option("--perturb", opt->perturb, "tokens (x_i + eps xi_i) | weights (Q, K, V, W + eps Xi)");
+  cmd->add_option("--perturb", opt->perturb,
+                  "tokens (x_i + eps xi_i) | weights (Q, K, V, W + eps Xi)");
   cmd->add_option("--eps", opt->eps, "perturbation sizes (repeatable; default 1e-4 1e-3 1e-2)");
   cmd->add_option("--seed", opt->seed, "seed of the perturbation");
-  cmd->add_option("--method", opt->method, "W2 method: exact | sinkhorn | sliced | gaussian | conditional");
+  cmd->add_option("--method", opt->method,
+                  "W2 method: exact | sinkhorn | sliced | gaussian | conditional");
   cmd->add_option("--epsilon", opt->epsilon, "sinkhorn regularisation");
   cmd->add_option("--projections", opt->projections, "sliced: number of directions");
-  cmd->add_option("--threads", opt->threads, "OpenMP threads (0: all cores); results do not depend on it")
+  cmd->add_option("--threads", opt->threads,
+                  "OpenMP threads (0: all cores); results do not depend on it")
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("-q,--quiet", opt->quiet, "no report");
   return [opt]() {
     set_threads(opt->threads);
     if (opt->perturb != "tokens" && opt->perturb != "weights")
-      throw InputError("--perturb", "unknown target '" + opt->perturb + "'; allowed: tokens, weights");
+      throw InputError("--perturb",
+                       "unknown target '" + opt->perturb + "'; allowed: tokens, weights");
     for (double e : opt->eps)
-      if (!(e > 0.0) || !std::isfinite(e)) throw InputError("--eps", "must be finite and > 0, got " + format_number(e));
+      if (!(e > 0.0) || !std::isfinite(e))
+        throw InputError("--eps", "must be finite and > 0, got " + format_number(e));
     analysis::W2Options w2;
     w2.method = analysis::w2_method_from_name(opt->method, "--method");
     w2.sinkhorn.epsilon = opt->epsilon;
@@ -58,11 +64,13 @@ Action add_stability_command(CLI::App& app) {
     const bool sphere = config.model.geometry == Geometry::sphere;
     std::vector<std::vector<double>> w2_rows;
     for (double e : opt->eps) {
-      const Measure nu = opt->perturb == "tokens" ? analysis::perturb_tokens(mu, e, opt->seed, sphere) : mu;
-      const Model model_b =
-          opt->perturb == "weights" ? analysis::perturb_weights(config.model, e, opt->seed) : config.model;
-      const std::vector<double> all = analysis::w2_between_flows(config.model, mu, model_b, nu, config.output.times,
-                                                                 config.integrate, w2);
+      const Measure nu =
+          opt->perturb == "tokens" ? analysis::perturb_tokens(mu, e, opt->seed, sphere) : mu;
+      const Model model_b = opt->perturb == "weights"
+                                ? analysis::perturb_weights(config.model, e, opt->seed)
+                                : config.model;
+      const std::vector<double> all = analysis::w2_between_flows(
+          config.model, mu, model_b, nu, config.output.times, config.integrate, w2);
       std::vector<double> row;
       for (std::size_t k = 0; k < all.size(); ++k)
         if (config.output.record[k]) row.push_back(all[k]);
@@ -72,8 +80,8 @@ Action add_stability_command(CLI::App& app) {
     std::error_code ec;
     std::filesystem::create_directories(out, ec);
     if (ec || !std::filesystem::is_directory(out))
-      throw InputError("output", "cannot create directory '" + out.string() + "': " +
-                                     (ec ? ec.message() : "a file of that name exists"));
+      throw InputError("output", "cannot create directory '" + out.string() +
+                                     "': " + (ec ? ec.message() : "a file of that name exists"));
     const std::size_t frames = recorded.size();
     std::vector<double> flat, ratio;
     for (std::size_t i = 0; i < opt->eps.size(); ++i)
@@ -111,7 +119,8 @@ Action add_stability_command(CLI::App& app) {
     writer.commit();
     io::write_json_atomic(out / "summary.json", summary);
     if (!opt->quiet) {
-      std::cout << "wrote " << (out / "stability.h5").string() << " and " << (out / "summary.json").string() << "\n";
+      std::cout << "wrote " << (out / "stability.h5").string() << " and "
+                << (out / "summary.json").string() << "\n";
       for (std::size_t i = 0; i < opt->eps.size(); ++i)
         std::cout << "eps = " << opt->eps[i] << ": W2(t_end) = " << w2_rows[i].back()
                   << ", max_t W2/eps = " << max_ratio[i].get<double>() << "\n";

@@ -12,8 +12,9 @@
 namespace attnflow::cli {
 
 Action add_w2_command(CLI::App& app) {
-  CLI::App* cmd = app.add_subcommand(
-      "w2", "W2 between two runs frame by frame: exact | sinkhorn | sliced | gaussian | conditional (JSON)");
+  CLI::App* cmd = app.add_subcommand("w2",
+                                     "W2 between two runs frame by frame: exact | sinkhorn | "
+                                     "sliced | gaussian | conditional (JSON)");
   struct Options {
     std::string a, b, method = "exact", output;
     double epsilon = 1e-2;
@@ -24,15 +25,18 @@ Action add_w2_command(CLI::App& app) {
   auto opt = std::make_shared<Options>();
   cmd->add_option("A", opt->a, "first run file (run.h5)")->required();
   cmd->add_option("B", opt->b, "second run file (run.h5)")->required();
-  cmd->add_option("--method", opt->method,
-                  "exact (network simplex, N*M <= 2^22) | sinkhorn (divergence, --epsilon) | sliced "
-                  "(--projections, --seed) | gaussian (Bures between fitted Gaussians) | conditional "
-                  "(per sequence position, causal runs)");
-  cmd->add_option("--epsilon", opt->epsilon, "sinkhorn: entropic regularisation (squared-distance units)");
+  cmd->add_option(
+      "--method", opt->method,
+      "exact (network simplex, N*M <= 2^22) | sinkhorn (divergence, --epsilon) | sliced "
+      "(--projections, --seed) | gaussian (Bures between fitted Gaussians) | conditional "
+      "(per sequence position, causal runs)");
+  cmd->add_option("--epsilon", opt->epsilon,
+                  "sinkhorn: entropic regularisation (squared-distance units)");
   cmd->add_option("--projections", opt->projections, "sliced: number of random directions");
   cmd->add_option("--seed", opt->seed, "sliced: seed of the directions");
   cmd->add_option("-o,--output", opt->output, "write the JSON here (atomically) instead of stdout");
-  cmd->add_option("--threads", opt->threads, "OpenMP threads (0: all cores); results do not depend on it")
+  cmd->add_option("--threads", opt->threads,
+                  "OpenMP threads (0: all cores); results do not depend on it")
       ->check(CLI::NonNegativeNumber);
   return [opt]() {
     set_threads(opt->threads);
@@ -42,7 +46,8 @@ Action add_w2_command(CLI::App& app) {
     if (!(opt->epsilon > 0.0) || !std::isfinite(opt->epsilon))
       throw InputError("--epsilon", "must be finite and > 0, got " + format_number(opt->epsilon));
     if (opt->projections < 1)
-      throw InputError("--projections", "must be at least 1, got " + std::to_string(opt->projections));
+      throw InputError("--projections",
+                       "must be at least 1, got " + std::to_string(opt->projections));
     w2.projections = opt->projections;
     w2.seed = opt->seed;
     const io::RunReader a(opt->a), b(opt->b);
@@ -50,17 +55,19 @@ Action add_w2_command(CLI::App& app) {
       if (!r->has_trajectory())
         throw InputError(r->key(), "has no dataset /x (written with output.trajectory = false?)");
     if (a.d() != b.d())
-      throw InputError("w2", "the runs have different dimensions: " + a.key() + " has d = " + std::to_string(a.d()) +
-                                 ", " + b.key() + " has d = " + std::to_string(b.d()));
+      throw InputError("w2", "the runs have different dimensions: " + a.key() +
+                                 " has d = " + std::to_string(a.d()) + ", " + b.key() +
+                                 " has d = " + std::to_string(b.d()));
     if (a.frames() != b.frames())
       throw InputError("w2", "the runs have different numbers of frames: " + a.key() + " has " +
-                                 std::to_string(a.frames()) + ", " + b.key() + " has " + std::to_string(b.frames()));
+                                 std::to_string(a.frames()) + ", " + b.key() + " has " +
+                                 std::to_string(b.frames()));
     for (std::size_t k = 0; k < a.frames(); ++k) {
       const double ta = a.times()[k], tb = b.times()[k];
       if (std::fabs(ta - tb) > 1e-9 * std::max(1.0, std::fabs(ta)))
-        throw InputError("w2", "the runs have different output times: frame " + std::to_string(k) + " is t = " +
-                                   format_number(ta) + " in " + a.key() + " and t = " + format_number(tb) +
-                                   " in " + b.key());
+        throw InputError("w2", "the runs have different output times: frame " + std::to_string(k) +
+                                   " is t = " + format_number(ta) + " in " + a.key() +
+                                   " and t = " + format_number(tb) + " in " + b.key());
     }
     nlohmann::json out;
     out["a"] = a.key();
@@ -75,7 +82,8 @@ Action add_w2_command(CLI::App& app) {
     std::vector<double> distances;
     for (std::size_t k = 0; k < a.frames(); ++k) {
       const Matrix x = a.frame(k), y = b.frame(k);
-      distances.push_back(analysis::w2_distance(x, a.weights(), a.positions(), y, b.weights(), b.positions(), w2));
+      distances.push_back(
+          analysis::w2_distance(x, a.weights(), a.positions(), y, b.weights(), b.positions(), w2));
     }
     out["w2"] = distances;
     if (opt->output.empty()) {

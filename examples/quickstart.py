@@ -1,4 +1,4 @@
-"""Quick start: self-attention clusters tokens on the sphere ([R] Thm. "clustering", Fig. 1).
+"""Quick start: self-attention clusters tokens on the sphere ([R], clustering on the sphere).
 
 64 tokens uniform on S², Q = K = V = I, β = 1 (SA, Post-LN): the tokens collapse to one cluster
 and the energy E_β = 1/(2β) Σ_ij w_i w_j e^{β⟨x_i,x_j⟩} increases along the way (SA ascends it).

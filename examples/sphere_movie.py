@@ -1,5 +1,5 @@
 """The papers' movie: tokens on S² clustering under self-attention, seen by a turning camera
-([R] Fig. 1 and its movies; [M]'s multi-head movies). Writes a GIF (and an MP4 with --mp4, which
+([R]'s clustering movies; [M]'s multi-head movies). Writes a GIF (and an MP4 with --mp4, which
 needs Debian's ffmpeg).
 
     PYTHONPATH=build/python python3 examples/sphere_movie.py [--out DIR] [--quick] [--mp4]

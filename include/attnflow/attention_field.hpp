@@ -17,6 +17,10 @@ class AttentionField {
   /// out = A(x) (N×d), before any geometric projection.
   void evaluate(const Matrix& x, Matrix& out);
 
+  /// Sets the weights to their values at time t when the model has a schedule ([M]); a no-op for
+  /// constant weights.
+  void set_time(double t);
+
   const Model& model() const { return model_; }
   const std::vector<double>& weights() const { return weights_; }
   const std::vector<double>& positions() const { return positions_; }

@@ -10,8 +10,8 @@ namespace attnflow {
 
 /// The δ-similarity graph summarised.
 struct ClusterSummary {
-  std::int64_t count = 0;          ///< number of connected components
-  double pair_fraction = 0.0;      ///< fraction of pairs i < j with ⟨x̂_i, x̂_j⟩ > 1 − δ
+  std::int64_t count = 0;            ///< number of connected components
+  double pair_fraction = 0.0;        ///< fraction of pairs i < j with ⟨x̂_i, x̂_j⟩ > 1 − δ
   std::vector<std::int64_t> labels;  ///< component of each token, numbered by first appearance
 };
 

@@ -29,6 +29,8 @@ class Dynamics : public OdeSystem {
   Geometry geometry() const { return field_.model().geometry; }
   Normalization normalization() const { return field_.model().normalization; }
   const AttentionField& field() const { return field_; }
+  /// Sets time-dependent weights to their values at t (for observers).
+  void set_time(double t) { field_.set_time(t); }
 
   /// v = F(t, x).
   void velocity(double t, const Matrix& x, Matrix& v) override;

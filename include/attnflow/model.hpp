@@ -3,10 +3,12 @@
 // [C] §2 (multi-head Transformer PDE), [R] §2 (SA / USA on the sphere).
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "attnflow/schedule.hpp"
 #include "attnflow/types.hpp"
 
 namespace attnflow {
@@ -54,6 +56,10 @@ struct Model {
   double beta = 1.0;         ///< inverse temperature β > 0
   std::vector<Head> heads;   ///< at least one head
   bool causal = false;       ///< a_ij = 0 unless position_j ≤ position_i ([C] masked attention)
+
+  /// Time-dependent weights ([M]); null when every matrix and β are constant. `heads` and `beta`
+  /// above then hold the values at t = 0.
+  std::shared_ptr<const ModelSchedule> schedule;
 
   Normalization normalization = Normalization::post_ln;  ///< see Normalization
   double mix_tau = 1.0;     ///< mix_ln: time at which Post-LN switches to Pre-LN

@@ -33,7 +33,8 @@ def frame_indices(count: int, frames: int | None) -> np.ndarray:
 def tokens(x, path, t=None, fps=20, frames=None, rotate=True, trail=None, dpi=80, size=480, labels=None,
            elev=20.0, azim=-60.0, title=None) -> pathlib.Path:
     """Writes a movie of a token trajectory ``x`` (T, N, d) with d = 2 (circle) or 3 (S²) to ``path``
-    (``.gif`` with Pillow, ``.mp4`` with ffmpeg / libx264), one movie frame per selected stored frame.
+    (``.gif`` with Pillow, ``.mp4`` with ffmpeg / libx264), one movie frame per selected stored frame:
+    the clustering movies of [R] and [M] (tokens on S² under self-attention, a turning camera).
 
     Parameters
     ----------

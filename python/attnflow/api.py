@@ -38,8 +38,8 @@ def velocity(model, x, t=0.0, weights=None, positions=None) -> np.ndarray:
     """Velocity ẋ_i = F(t, x)_i of every token (N×d array).
 
     In R^d (``geometry = "euclidean"``) this is the attention output v_i = Σ_h W_h Σ_j a^h_ij V_h x_j
-    of the Transformer PDE ∂_t μ + ∇·(μ v[μ]) = 0 ([C] eq. (1), multi-head §2); on the sphere the
-    tangent part P⊥_{x_i} v_i = v_i − ⟨x_i, v_i⟩x_i ([B] eq. (1.2), [R] SA / USA). Attention weights
+    of the Transformer PDE ∂_t μ + ∇·(μ v[μ]) = 0 ([C], the Transformer PDE and its multi-head form); on the sphere the
+    tangent part P⊥_{x_i} v_i = v_i − ⟨x_i, v_i⟩x_i ([B] with layer normalisation, [R] SA / USA). Attention weights
     a_ij follow the kernel (docs/kernels.md): softmax w_j e^{s_ij}/Σ_k w_k e^{s_ik} ([R] SA), usa
     w_j e^{s_ij} ([R] USA), l2, sigmoid, sinkhorn, hardmax ([C]).
 
@@ -137,7 +137,7 @@ def simulate(model, x0, t_end, dt=None, method="rk4", times=None, observables=()
     weights, positions : token masses and sequence positions (see :func:`velocity`).
     every : output interval (output.every; default t_end/100).
     rtol, atol, max_steps : integrator settings (integrate.*).
-    cluster_threshold : δ of the clusters / pair_fraction observables (default 1e-3, [R] §4).
+    cluster_threshold : δ of the clusters / pair_fraction observables (default 1e-3, [R]; SPEC §4).
     trajectory : keep the tokens of every frame (``Result.x``).
     gaussian : (mean, cov) of the law x0 was sampled from, for the gaussian_* observables ([C]).
 
@@ -168,10 +168,10 @@ def simulate(model, x0, t_end, dt=None, method="rk4", times=None, observables=()
 def energy(model, x, weights=None, kind="energy", log=False) -> float:
     """Interaction energy of the empirical measure μ = Σ_i w_i δ_{x_i}.
 
-    kind = ``"energy"``: E(μ) = Σ_h 1/(2β) ∬ e^{β⟨Q_h x, K_h y⟩} dμ dμ ([R] E_β, eq. (energy); USA
+    kind = ``"energy"``: E(μ) = Σ_h 1/(2β) ∬ e^{β⟨Q_h x, K_h y⟩} dμ dμ ([R] the energy E_β; USA
     with V = QᵀK symmetric is its Wasserstein gradient ascent, SA an ascent for a modified metric);
-    ``"energy_b"``: ½ Σ_h ∬ e^{⟨x, D_h y⟩} dμ dμ with D_h = βQ_hᵀK_h ([B] eq. (1.5)); ``"normalized_energy"``:
-    Σ_ij w_i w_j e^{β(⟨x_i,x_j⟩−1)} ([R] §4, = 1 iff all tokens coincide). Masks are ignored.
+    ``"energy_b"``: ½ Σ_h ∬ e^{⟨x, D_h y⟩} dμ dμ with D_h = βQ_hᵀK_h ([B]'s interaction energy); ``"normalized_energy"``:
+    Σ_ij w_i w_j e^{β(⟨x_i,x_j⟩−1)} ([R]; SPEC §4, = 1 iff all tokens coincide). Masks are ignored.
     ``log=True`` returns log E, finite when E overflows (large β).
     """
     return _core.energy(model_table(model), x, weights, str(kind), bool(log))
@@ -179,13 +179,13 @@ def energy(model, x, weights=None, kind="energy", log=False) -> float:
 
 def energy_gradient(model, x, weights=None) -> np.ndarray:
     """∇_{x_i} E of the ``"energy"`` of :func:`energy` for every token (N×d): the exact dissipation
-    along a velocity ẋ is Σ_i ⟨∇_{x_i} E, ẋ_i⟩ ([R] §3, [M] eq. (81))."""
+    along a velocity ẋ is Σ_i ⟨∇_{x_i} E, ẋ_i⟩ ([R] energy / gradient-flow structure; [M] energy-dissipation identity, eq. (81))."""
     return _core.energy_gradient(model_table(model), x, weights)
 
 
 @dataclass(frozen=True)
 class Clusters:
-    """Connected components of the δ-similarity graph ⟨x̂_i, x̂_j⟩ > 1 − δ ([R] §4): ``count``,
+    """Connected components of the δ-similarity graph ⟨x̂_i, x̂_j⟩ > 1 − δ ([R]; SPEC §4): ``count``,
     ``labels`` (component of each token, numbered by first appearance), ``pair_fraction``
     (fraction of pairs i < j that are linked) and ``sizes`` (descending)."""
     count: int
@@ -199,7 +199,7 @@ class Clusters:
 
 def clusters(x, threshold=1e-3) -> Clusters:
     """Clusters of tokens: i and j are linked when ⟨x_i/|x_i|, x_j/|x_j|⟩ > 1 − threshold, clusters
-    are the connected components ([R] §4, δ = 10⁻³ in its phase diagram). Exact and deterministic
+    are the connected components ([R]; SPEC §4, δ = 10⁻³ in its phase diagram). Exact and deterministic
     (a cell grid for d ≤ 3, all pairs otherwise)."""
     raw = _core.clusters(x, _number(threshold, "threshold"))
     return Clusters(count=int(raw["count"]), labels=raw["labels"], pair_fraction=float(raw["pair_fraction"]))

@@ -1,5 +1,5 @@
 """The papers' pictures with matplotlib: tokens on the circle and on S² with their trajectories
-([R] Fig. 1, [B], [M]), energy and cluster count against (log) time ([R] §4 metastability), (t, β)
+([R], [B], [M]), energy and cluster count against (log) time ([R]; SPEC §4 metastability), (t, β)
 phase diagrams ([R] "phase.diag"), the cone of 2×2 covariances of [C]'s Gaussian solutions, and the
 ρ(t) curves of the normalisation schemes ([R] §6).
 
@@ -52,7 +52,7 @@ def _frames(x):
 
 
 def circle(x, ax=None, trajectory=None, labels=None, size=30.0, title=None):
-    """Tokens on the circle S¹ (d = 2), [R] Fig. 1 / Kuramoto picture. ``x`` is (N, 2); with a
+    """Tokens on the circle S¹ (d = 2), [R]'s circle (Kuramoto) picture. ``x`` is (N, 2); with a
     ``trajectory`` (T, N, 2), each token's path is drawn with time as the radius (from 0.35 at t = 0
     to 1 at the last frame), so merging curves show clusters forming; final tokens sit on the circle.
     ``labels`` colours tokens by cluster."""
@@ -101,7 +101,7 @@ def angles(t, x, ax=None, labels=None, log_time=False):
 
 def sphere(x, ax=None, trajectory=None, labels=None, elev=20.0, azim=-60.0, size=25.0, title=None, wire=True):
     """Tokens on S² (d = 3) in a 3-D view, with their paths when a ``trajectory`` (T, N, 3) is given:
-    the pictures of [R] Fig. 1, [B] and [M] (clusters on the sphere). Returns the 3-D axes."""
+    the pictures of [R], [B] and [M] (clusters on the sphere). Returns the 3-D axes."""
     ax = _new_axes(ax, projection="3d")
     x = np.asarray(x, dtype=float)
     if x.ndim != 2 or x.shape[1] != 3:
@@ -139,7 +139,7 @@ def tokens(x, ax=None, trajectory=None, **kwargs):
 
 def gram(x, ax=None, title=None, order=None):
     """The Gram matrix of directions ⟨x̂_i, x̂_j⟩ as an image (any d): clusters are bright blocks
-    ([R] §4; [C] rank collapse). ``order`` permutes tokens (default: by cluster at δ = 10⁻³, so
+    ([R]; SPEC §4; [C] rank collapse). ``order`` permutes tokens (default: by cluster at δ = 10⁻³, so
     blocks are contiguous)."""
     ax = _new_axes(ax)
     x = np.asarray(x, dtype=float)
@@ -177,7 +177,7 @@ _LABELS = {
 
 
 def observable(t, values, ax=None, name="energy", log_time=False, log_y=None, **style):
-    """One observable against time ([R] §4: the energy and the cluster count form a "staircase" of
+    """One observable against time ([R]; SPEC §4: the energy and the cluster count form a "staircase" of
     metastable plateaus, best seen with ``log_time=True``). Cluster counts are drawn as steps."""
     ax = _new_axes(ax, figsize=(6.0, 3.5))
     t = np.asarray(t, dtype=float)

@@ -721,8 +721,17 @@ PYBIND11_MODULE(_attnflow, m) {
   m.attr("__version__") = ATTNFLOW_VERSION;
 
   // Exceptions: kept alive for the life of the process (never decref'ed at interpreter exit).
-  static PyObject* input_error = PyErr_NewException("attnflow.InputError", PyExc_ValueError, nullptr);
-  static PyObject* numerical_error = PyErr_NewException("attnflow.NumericalError", PyExc_RuntimeError, nullptr);
+  static PyObject* input_error = PyErr_NewExceptionWithDoc(
+      "attnflow.InputError",
+      "A problem with an argument or a configuration key that the caller can fix: a ValueError whose text "
+      "is '<key>: <what is wrong, what is allowed>', the message `attnflow` prints as 'error: ...'. "
+      ".key is the configuration key (e.g. 'model.beta') or argument name (e.g. 'x').",
+      PyExc_ValueError, nullptr);
+  static PyObject* numerical_error = PyErr_NewExceptionWithDoc(
+      "attnflow.NumericalError",
+      "The state became non-finite (NaN or infinity) during an integration (the CLI exits with status 3). "
+      "attnflow.simulate attaches .result, the frames up to the last good output time.",
+      PyExc_RuntimeError, nullptr);
   m.attr("InputError") = py::handle(input_error);
   m.attr("NumericalError") = py::handle(numerical_error);
   py::register_exception_translator([](std::exception_ptr p) {

@@ -60,7 +60,9 @@ double quantile(std::vector<double> values, double q) {
   return values[lower] + fraction * (values[upper] - values[lower]);
 }
 
-double median(const std::vector<double>& values) { return quantile(values, 0.5); }
+double median(const std::vector<double>& values) {
+  return quantile(values, 0.5);
+}
 
 double finite_mean(const std::vector<double>& values) {
   double sum = 0.0;

@@ -46,11 +46,13 @@ std::vector<MergeEvent> merge_events(const std::vector<double>& t,
 
 double l2_speed(const Matrix& v, const std::vector<double>& weights) {
   double sum = 0.0;
-  for (Index i = 0; i < v.rows(); ++i) sum += weights[static_cast<std::size_t>(i)] * v.row(i).squaredNorm();
+  for (Index i = 0; i < v.rows(); ++i)
+    sum += weights[static_cast<std::size_t>(i)] * v.row(i).squaredNorm();
   return std::sqrt(sum);
 }
 
-std::vector<double> arc_length_time(const std::vector<double>& t, const std::vector<double>& speeds) {
+std::vector<double> arc_length_time(const std::vector<double>& t,
+                                    const std::vector<double>& speeds) {
   std::vector<double> s(t.size(), 0.0);
   for (std::size_t k = 1; k < t.size(); ++k)
     s[k] = s[k - 1] + 0.5 * (t[k] - t[k - 1]) * (speeds[k] + speeds[k - 1]);

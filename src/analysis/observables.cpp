@@ -48,6 +48,7 @@ ObservableSet::ObservableSet(std::vector<std::string> names, double cluster_thre
     : names_(std::move(names)), threshold_(cluster_threshold) {}
 
 std::vector<double> ObservableSet::evaluate(double t, const Matrix& x, Dynamics& dynamics) {
+  dynamics.set_time(t);  // energies at time t use the weights of time t ([M])
   const AttentionField& field = dynamics.field();
   const Measure measure{x, field.weights(), field.positions()};
   std::vector<double> values;

@@ -49,8 +49,10 @@ GramSpectra gram_spectra(const Measure& measure, double rank_tol) {
   }
   const Eigen::MatrixXd cov = second - mean * mean.transpose();
   auto eig = [](const Eigen::MatrixXd& m) {
-    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(0.5 * (m + m.transpose()), Eigen::EigenvaluesOnly);
-    return std::vector<double>(es.eigenvalues().data(), es.eigenvalues().data() + es.eigenvalues().size());
+    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(0.5 * (m + m.transpose()),
+                                                      Eigen::EigenvaluesOnly);
+    return std::vector<double>(es.eigenvalues().data(),
+                               es.eigenvalues().data() + es.eigenvalues().size());
   };
   return {summarize_spectrum(eig(second), rank_tol), summarize_spectrum(eig(cov), rank_tol)};
 }

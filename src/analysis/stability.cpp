@@ -48,7 +48,8 @@ std::vector<double> w2_between_flows(const Model& model_a, const Measure& mu, co
   std::vector<Matrix> frames(times.size());
   Dynamics a(AttentionField(model_a, mu.weights, mu.positions));
   Matrix x = mu.x;
-  integrate(a, x, times, options, [&](std::size_t k, double, const Matrix& state) { frames[k] = state; });
+  integrate(a, x, times, options,
+            [&](std::size_t k, double, const Matrix& state) { frames[k] = state; });
   std::vector<double> out(times.size());
   Dynamics b(AttentionField(model_b, nu.weights, nu.positions));
   Matrix y = nu.x;

@@ -44,7 +44,8 @@ StationarityResidual stationarity_residual(const Matrix& D, const Measure& measu
       r.residual = norm;
       r.worst_token = i;
     }
-    r.normalized_residual = std::max(r.normalized_residual, norm * std::exp(-log_z[static_cast<std::size_t>(i)]));
+    r.normalized_residual =
+        std::max(r.normalized_residual, norm * std::exp(-log_z[static_cast<std::size_t>(i)]));
   }
   return r;
 }
@@ -52,11 +53,13 @@ StationarityResidual stationarity_residual(const Matrix& D, const Measure& measu
 double energy_b(const Matrix& D, const Measure& measure) {
   Model m;
   m.beta = 1.0;
-  m.heads.push_back(Head{Matrix::Identity(D.rows(), D.cols()), D, Matrix::Identity(D.rows(), D.cols()), Matrix()});
+  m.heads.push_back(Head{Matrix::Identity(D.rows(), D.cols()), D,
+                         Matrix::Identity(D.rows(), D.cols()), Matrix()});
   return interaction_energy_b(m, measure).value;
 }
 
-std::vector<Candidate> stationary_candidates(const Matrix& D, const Measure& measure, double kernel_tol) {
+std::vector<Candidate> stationary_candidates(const Matrix& D, const Measure& measure,
+                                             double kernel_tol) {
   const Eigen::MatrixXd sym = 0.5 * (Eigen::MatrixXd(D) + Eigen::MatrixXd(D).transpose());
   Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(sym);
   const Eigen::VectorXd lambda = es.eigenvalues();
@@ -113,7 +116,8 @@ std::vector<Candidate> stationary_candidates(const Matrix& D, const Measure& mea
     if (std::fabs(lambda(k)) <= kernel_tol * scale || scale == 0.0) kernel.push_back(k);
   if (!kernel.empty()) {
     Eigen::MatrixXd basis(lambda.size(), static_cast<Index>(kernel.size()));
-    for (std::size_t c = 0; c < kernel.size(); ++c) basis.col(static_cast<Index>(c)) = vectors.col(kernel[c]);
+    for (std::size_t c = 0; c < kernel.size(); ++c)
+      basis.col(static_cast<Index>(c)) = vectors.col(kernel[c]);
     double sq = 0.0;
     for (Index i = 0; i < n; ++i) {
       const double proj = (basis.transpose() * measure.x.row(i).transpose()).norm();

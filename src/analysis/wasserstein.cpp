@@ -1,13 +1,13 @@
 #include "attnflow/analysis/wasserstein.hpp"
 
+#include <lemon/network_simplex.h>
+#include <lemon/smart_graph.h>
 #include <Eigen/Eigenvalues>
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
 #include <numeric>
-#include <lemon/network_simplex.h>
-#include <lemon/smart_graph.h>
 
 #include "attnflow/dispatch.hpp"
 #include "attnflow/error.hpp"
@@ -72,7 +72,8 @@ void check_dimensions(const Matrix& x, const std::vector<double>& a, const Matri
   if (static_cast<Index>(a.size()) != x.rows() || static_cast<Index>(b.size()) != y.rows())
     throw InputError("w2", "one mass per token is needed");
   if (x.rows() == 0 || y.rows() == 0) throw InputError("w2", "a measure has no tokens");
-  if (!(total(a) > 0.0) || !(total(b) > 0.0)) throw InputError("w2", "a measure has zero total mass");
+  if (!(total(a) > 0.0) || !(total(b) > 0.0))
+    throw InputError("w2", "a measure has zero total mass");
 }
 
 /// One direction of the log-domain Sinkhorn update through the streaming engine:
@@ -81,14 +82,16 @@ void check_dimensions(const Matrix& x, const std::vector<double>& a, const Matri
 class SoftTransform {
  public:
   SoftTransform(const Matrix& p, const Matrix& q, const std::vector<double>& q_mass)
-      : p_sq_(static_cast<std::size_t>(p.rows())), q_sq_(static_cast<std::size_t>(q.rows())),
+      : p_sq_(static_cast<std::size_t>(p.rows())),
+        q_sq_(static_cast<std::size_t>(q.rows())),
         log_mass_(static_cast<std::size_t>(q.rows())) {
     const Matrix identity = Matrix::Identity(p.cols(), p.cols());
     const std::vector<double> p_pos(static_cast<std::size_t>(p.rows()), 0.0);
     const std::vector<double> q_pos(static_cast<std::size_t>(q.rows()), 0.0);
     fill_queries(identity, p, p_pos, queries_);
     fill_keys(identity, nullptr, q, q_mass, q_pos, keys_);
-    for (Index i = 0; i < p.rows(); ++i) p_sq_[static_cast<std::size_t>(i)] = p.row(i).squaredNorm();
+    for (Index i = 0; i < p.rows(); ++i)
+      p_sq_[static_cast<std::size_t>(i)] = p.row(i).squaredNorm();
     for (Index j = 0; j < q.rows(); ++j) {
       q_sq_[static_cast<std::size_t>(j)] = q.row(j).squaredNorm();
       const double m = q_mass[static_cast<std::size_t>(j)];
@@ -100,7 +103,8 @@ class SoftTransform {
   /// out ← the update of the class comment for potentials h on the q side.
   void apply(double eps, const std::vector<double>& h, std::vector<double>& out) {
     for (std::size_t j = 0; j < h.size(); ++j)
-      keys_.log_weight[j] = log_mass_[j] == kNegInf ? kNegInf : log_mass_[j] + (h[j] - q_sq_[j]) / eps;
+      keys_.log_weight[j] =
+          log_mass_[j] == kNegInf ? kNegInf : log_mass_[j] + (h[j] - q_sq_[j]) / eps;
     attend_unnormalized(false, 2.0 / eps, queries_, keys_, AttentionOutput{nullptr, log_z_.data()});
     out.resize(p_sq_.size());
     for (std::size_t i = 0; i < out.size(); ++i) out[i] = p_sq_[i] - eps * log_z_[i];
@@ -258,7 +262,8 @@ double w2_squared_exact(const Matrix& x, const std::vector<double>& a, const Mat
     }
   // LEMON's potentials are sums of at most N + M + 1 costs on top of its artificial cost 2^62;
   // integer costs ≤ 2^58/(N + M + 1) keep every intermediate below 2^63.
-  const double cost_scale = c_max > 0.0 ? std::ldexp(1.0, 58) / static_cast<double>(n + m + 1) / c_max : 1.0;
+  const double cost_scale =
+      c_max > 0.0 ? std::ldexp(1.0, 58) / static_cast<double>(n + m + 1) / c_max : 1.0;
 
   lemon::SmartDigraph graph;
   graph.reserveNode(static_cast<int>(n + m));
@@ -267,12 +272,14 @@ double w2_squared_exact(const Matrix& x, const std::vector<double>& a, const Mat
   for (Index k = 0; k < n + m; ++k) nodes.push_back(graph.addNode());
   lemon::SmartDigraph::ArcMap<std::int64_t> arc_cost(graph);
   lemon::SmartDigraph::NodeMap<std::int64_t> supply(graph);
-  for (Index i = 0; i < n; ++i) supply[nodes[static_cast<std::size_t>(i)]] = supply_a[static_cast<std::size_t>(i)];
+  for (Index i = 0; i < n; ++i)
+    supply[nodes[static_cast<std::size_t>(i)]] = supply_a[static_cast<std::size_t>(i)];
   for (Index j = 0; j < m; ++j)
     supply[nodes[static_cast<std::size_t>(n + j)]] = -supply_b[static_cast<std::size_t>(j)];
   for (Index i = 0; i < n; ++i)
     for (Index j = 0; j < m; ++j) {
-      const auto arc = graph.addArc(nodes[static_cast<std::size_t>(i)], nodes[static_cast<std::size_t>(n + j)]);
+      const auto arc =
+          graph.addArc(nodes[static_cast<std::size_t>(i)], nodes[static_cast<std::size_t>(n + j)]);
       arc_cost[arc] = std::llround(cost[static_cast<std::size_t>(i * m + j)] * cost_scale);
     }
   lemon::NetworkSimplex<lemon::SmartDigraph, std::int64_t, std::int64_t> simplex(graph);
@@ -353,11 +360,15 @@ double sliced_w2_squared(const Matrix& x, const std::vector<double>& a, const Ma
     theta.row(l) /= theta.row(l).norm();
   }
   std::vector<double> per(static_cast<std::size_t>(projections));
-#pragma omp parallel for schedule(static) if (projections > 1 && (x.rows() + y.rows()) * projections > 100000)
+#pragma omp parallel for schedule(static) if (projections > 1 && \
+                                              (x.rows() + y.rows()) * projections > 100000)
   for (Index l = 0; l < projections; ++l) {
-    std::vector<double> px(static_cast<std::size_t>(x.rows())), py(static_cast<std::size_t>(y.rows()));
-    for (Index i = 0; i < x.rows(); ++i) px[static_cast<std::size_t>(i)] = x.row(i).dot(theta.row(l));
-    for (Index j = 0; j < y.rows(); ++j) py[static_cast<std::size_t>(j)] = y.row(j).dot(theta.row(l));
+    std::vector<double> px(static_cast<std::size_t>(x.rows())),
+        py(static_cast<std::size_t>(y.rows()));
+    for (Index i = 0; i < x.rows(); ++i)
+      px[static_cast<std::size_t>(i)] = x.row(i).dot(theta.row(l));
+    for (Index j = 0; j < y.rows(); ++j)
+      py[static_cast<std::size_t>(j)] = y.row(j).dot(theta.row(l));
     per[static_cast<std::size_t>(l)] = w2_squared_1d(px, a, py, b);
   }
   double sum = 0.0;
@@ -368,7 +379,8 @@ double sliced_w2_squared(const Matrix& x, const std::vector<double>& a, const Ma
 GaussianMoments gaussian_moments(const Matrix& x, const std::vector<double>& a) {
   const double t = total(a);
   GaussianMoments g{Vector::Zero(x.cols()), Matrix::Zero(x.cols(), x.cols())};
-  for (Index i = 0; i < x.rows(); ++i) g.mean += (a[static_cast<std::size_t>(i)] / t) * x.row(i).transpose();
+  for (Index i = 0; i < x.rows(); ++i)
+    g.mean += (a[static_cast<std::size_t>(i)] / t) * x.row(i).transpose();
   for (Index i = 0; i < x.rows(); ++i) {
     const Vector c = x.row(i).transpose() - g.mean;
     g.cov += (a[static_cast<std::size_t>(i)] / t) * (c * c.transpose());
@@ -402,8 +414,9 @@ double w2_squared_conditional(const Matrix& x, const std::vector<double>& a,
   auto ib = gb.begin();
   for (const auto& [s, ia] : ga) {
     if (ib == gb.end() || ib->first != s)
-      throw InputError("w2", "conditional W2 needs the same sequence positions in both runs; position " +
-                                 format_number(s) + " is in one run only");
+      throw InputError("w2",
+                       "conditional W2 needs the same sequence positions in both runs; position " +
+                           format_number(s) + " is in one run only");
     double ma = 0.0, mb = 0.0;
     for (Index i : ia) ma += a[static_cast<std::size_t>(i)] / ta;
     for (Index j : ib->second) mb += b[static_cast<std::size_t>(j)] / tb;
@@ -411,7 +424,8 @@ double w2_squared_conditional(const Matrix& x, const std::vector<double>& a,
       throw InputError("w2", "conditional W2 needs equal masses at each position; position " +
                                  format_number(s) + " has mass " + format_number(ma) + " and " +
                                  format_number(mb));
-    Matrix xs(static_cast<Index>(ia.size()), x.cols()), ys(static_cast<Index>(ib->second.size()), y.cols());
+    Matrix xs(static_cast<Index>(ia.size()), x.cols()),
+        ys(static_cast<Index>(ib->second.size()), y.cols());
     std::vector<double> as, bs;
     for (std::size_t k = 0; k < ia.size(); ++k) {
       xs.row(static_cast<Index>(k)) = x.row(ia[k]);
@@ -429,8 +443,9 @@ double w2_squared_conditional(const Matrix& x, const std::vector<double>& a,
     ++ib;
   }
   if (ib != gb.end())
-    throw InputError("w2", "conditional W2 needs the same sequence positions in both runs; position " +
-                               format_number(ib->first) + " is in one run only");
+    throw InputError("w2",
+                     "conditional W2 needs the same sequence positions in both runs; position " +
+                         format_number(ib->first) + " is in one run only");
   return sum;
 }
 

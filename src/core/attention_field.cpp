@@ -14,6 +14,20 @@ AttentionField::AttentionField(Model model, std::vector<double> weights, std::ve
                                                   : model_.sigmoid_bias;
 }
 
+void AttentionField::set_time(double t) {
+  if (!model_.schedule) return;
+  const ModelSchedule& s = *model_.schedule;
+  model_.beta = s.beta.at(t)(0, 0);
+  for (std::size_t h = 0; h < model_.heads.size(); ++h) {
+    Head& head = model_.heads[h];
+    const HeadSchedule& hs = s.heads[h];
+    if (!hs.Q.is_constant()) head.Q = hs.Q.at(t);
+    if (!hs.K.is_constant()) head.K = hs.K.at(t);
+    if (!hs.V.is_constant()) head.V = hs.V.at(t);
+    if (!hs.W.is_constant()) head.W = hs.W.at(t);
+  }
+}
+
 void AttentionField::evaluate_head(const Head& head, const Matrix& x) {
   const Index n = x.rows();
   const KernelSettings kernel{model_.kernel, model_.causal, model_.beta, sigmoid_bias_};

@@ -27,6 +27,7 @@ void Dynamics::attention_on_directions(const Matrix& x, Matrix& a) {
 void Dynamics::velocity(double t_stage, const Matrix& x, Matrix& v) {
   // A stage may sit exactly on Mix-LN's τ; the interval being integrated says which side it is on.
   const double t = std::isnan(interval_middle_) ? t_stage : interval_middle_;
+  field_.set_time(t_stage);
   const Normalization scheme = normalization();
   if (scheme == Normalization::none) {
     field_.evaluate(x, v);
@@ -62,7 +63,8 @@ void Dynamics::velocity(double t_stage, const Matrix& x, Matrix& v) {
   }
 }
 
-void Dynamics::attention(double, const Matrix& x, Matrix& a) {
+void Dynamics::attention(double t, const Matrix& x, Matrix& a) {
+  field_.set_time(t);
   field_.evaluate(x, a);
   ++evaluations_;
 }
@@ -90,6 +92,7 @@ void Dynamics::euler_step(double t, Matrix& x, double h, Matrix& work) {
     attention(t, x, work);  // unprojected: the residual branch of the layer
     x += h * work;
   } else {
+    field_.set_time(t);
     attention_on_directions(x, work);  // work = A(θ)
     const double alpha = field_.model().ngpt_alpha;
     const bool post = post_ln_at(t);

@@ -9,6 +9,7 @@
 
 #include "attnflow/error.hpp"
 #include "attnflow/geometry.hpp"
+#include "attnflow/io/matrix_spec.hpp"
 #include "attnflow/io/model_table.hpp"
 #include "attnflow/io/npy.hpp"
 #include "attnflow/io/toml_helpers.hpp"
@@ -21,7 +22,8 @@ namespace {
 
 using namespace toml_util;  // typed reads, check_keys, apply_override (io/toml_helpers.hpp)
 
-Model parse_model(const toml::table* t, Index d) {
+Model parse_model(const toml::table* t, const MatrixContext& ctx) {
+  const Index d = ctx.d;
   Model m;
   if (t == nullptr) return identity_model(d, 1.0);
   check_keys(*t, "model", {"geometry", "kernel", "beta", "Q", "K", "V", "W", "heads", "causal", "sigmoid_bias",
@@ -41,7 +43,11 @@ Model parse_model(const toml::table* t, Index d) {
     m.noise_seed = static_cast<std::uint64_t>(v);
   }
   if (const auto* n = t->get("kernel")) m.kernel = kernel_from_name(to_string(*n, "model.kernel"), "model.kernel");
-  if (const auto* n = t->get("beta")) m.beta = to_number(*n, "model.beta");
+  MatrixSchedule beta = MatrixSchedule::constant(Matrix::Constant(1, 1, m.beta));
+  if (const auto* n = t->get("beta")) {
+    beta = parse_scalar_spec(*n, "model.beta", ctx);
+    m.beta = beta.at(0.0)(0, 0);
+  }
   if (const auto* n = t->get("causal")) m.causal = to_bool(*n, "model.causal");
   if (const auto* n = t->get("sigmoid_bias")) m.sigmoid_bias = finite_number(*n, "model.sigmoid_bias");
   if (const auto* n = t->get("sinkhorn_iters")) {
@@ -52,13 +58,18 @@ Model parse_model(const toml::table* t, Index d) {
   }
   if (const auto* n = t->get("sinkhorn_tol")) m.sinkhorn_tol = positive_number(*n, "model.sinkhorn_tol");
   const Matrix identity = Matrix::Identity(d, d);
+  auto schedule = std::make_shared<ModelSchedule>();
+  schedule->beta = beta;
+  // Each matrix is an array or a spec table (io/matrix_spec.hpp); the head holds its value at t = 0.
   auto read_head = [&](const toml::table& h, const std::string& key) {
-    Head head{identity, identity, identity, Matrix()};
-    if (const auto* n = h.get("Q")) head.Q = to_matrix(*n, key + ".Q");
-    if (const auto* n = h.get("K")) head.K = to_matrix(*n, key + ".K");
-    if (const auto* n = h.get("V")) head.V = to_matrix(*n, key + ".V");
-    if (const auto* n = h.get("W")) head.W = to_matrix(*n, key + ".W");
-    return head;
+    HeadSchedule hs{MatrixSchedule::constant(identity), MatrixSchedule::constant(identity),
+                    MatrixSchedule::constant(identity), MatrixSchedule::constant(Matrix())};
+    if (const auto* n = h.get("Q")) hs.Q = parse_matrix_spec(*n, key + ".Q", ctx);
+    if (const auto* n = h.get("K")) hs.K = parse_matrix_spec(*n, key + ".K", ctx);
+    if (const auto* n = h.get("V")) hs.V = parse_matrix_spec(*n, key + ".V", ctx);
+    if (const auto* n = h.get("W")) hs.W = parse_matrix_spec(*n, key + ".W", ctx);
+    schedule->heads.push_back(hs);
+    return Head{hs.Q.at(0.0), hs.K.at(0.0), hs.V.at(0.0), hs.W.at(0.0)};
   };
   if (const auto* heads = t->get("heads")) {
     for (std::string_view k : {"Q", "K", "V", "W"})
@@ -77,12 +88,31 @@ Model parse_model(const toml::table* t, Index d) {
     m.heads.push_back(read_head(*t, "model"));
   }
   validate_model(m, d, t->contains("heads"));
+  if (!schedule->is_constant()) {
+    // β(t) must stay > 0 along the run, not only at t = 0: checked on a fine grid of [0, t_end]
+    // (per-layer and OU values are piecewise constant / linear between grid points it contains).
+    if (!beta.is_constant()) {
+      const double t_end = std::max(ctx.t_end, 1.0);
+      for (int k = 0; k <= 4096; ++k) {
+        const double tk = t_end * k / 4096.0;
+        const double b = beta.at(tk)(0, 0);
+        if (!(b > 0.0) || !std::isfinite(b))
+          throw InputError("model.beta", "must stay finite and > 0 along its schedule; it is " + number_text(b) +
+                                             " at t = " + number_text(tk));
+      }
+    }
+    m.schedule = std::move(schedule);
+  }
   return m;
 }
 
 }  // namespace
 
-Model parse_model_table(const toml::table* table, Index d) { return parse_model(table, d); }
+Model parse_model_table(const toml::table* table, Index d) {
+  MatrixContext ctx;
+  ctx.d = d;
+  return parse_model(table, ctx);
+}
 
 RunConfig parse_config(const std::string& text, const std::vector<std::string>& overrides,
                        const std::filesystem::path& base_dir) {
@@ -162,8 +192,6 @@ RunConfig parse_config(const std::string& text, const std::vector<std::string>& 
   }
 
   // The dimension of a file start is only known once it is read; the run driver re-validates.
-  cfg.model = parse_model(section_table(root, "model"), init.d);
-
   if (const toml::table* t = section_table(root, "integrate")) {
     check_keys(*t, "integrate", {"method", "dt", "t_end", "rtol", "atol", "max_steps"});
     if (const auto* n = t->get("method")) cfg.integrate.method = method_from_name(to_string(*n, "integrate.method"), "integrate.method");
@@ -180,6 +208,12 @@ RunConfig parse_config(const std::string& text, const std::vector<std::string>& 
       cfg.integrate.max_steps = static_cast<std::uint64_t>(v);
     }
   }
+
+  MatrixContext matrix_context;
+  matrix_context.d = init.d;
+  matrix_context.t_end = cfg.t_end;
+  matrix_context.base_dir = base_dir;
+  cfg.model = parse_model(section_table(root, "model"), matrix_context);
 
   if (cfg.model.noise > 0.0 && cfg.integrate.method != Method::euler)
     throw InputError("integrate.method", "model.noise > 0 needs method = \"euler\" (Euler-Maruyama); got \"" +
@@ -245,6 +279,13 @@ RunConfig parse_config(const std::string& text, const std::vector<std::string>& 
       out.times.push_back(tau);
       out.record.push_back(false);
     }
+    // Per-layer weights jump at layer boundaries: the ODE integrators stop there too.
+    if (cfg.model.schedule && cfg.integrate.method != Method::euler && !out.times.empty())
+      for (double jump : cfg.model.schedule->jumps(cfg.t_end))
+        if (jump > out.times.back() && jump < t) {
+          out.times.push_back(jump);
+          out.record.push_back(false);
+        }
     out.times.push_back(t);
     out.record.push_back(true);
   }

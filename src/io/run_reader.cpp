@@ -52,7 +52,9 @@ std::string major_minor(const std::string& version) {
 
 }  // namespace
 
-std::string format_version(const std::string& version) { return major_minor(version); }
+std::string format_version(const std::string& version) {
+  return major_minor(version);
+}
 
 struct RunReader::Impl {
   std::string key;
@@ -83,7 +85,8 @@ struct RunReader::Impl {
       H5Tset_size(mem.get(), H5T_VARIABLE);
       H5Tset_cset(mem.get(), H5Tget_cset(type.get()));
       char* text = nullptr;
-      if (H5Aread(attr.get(), mem.get(), &text) < 0) fail(std::string("cannot read attribute '") + name + "'");
+      if (H5Aread(attr.get(), mem.get(), &text) < 0)
+        fail(std::string("cannot read attribute '") + name + "'");
       std::string out = text != nullptr ? text : "";
       H5free_memory(text);
       return out;
@@ -92,7 +95,8 @@ struct RunReader::Impl {
     std::string out(size, '\0');
     Id mem(H5Tcopy(H5T_C_S1), H5Tclose);
     H5Tset_size(mem.get(), size);
-    if (H5Aread(attr.get(), mem.get(), out.data()) < 0) fail(std::string("cannot read attribute '") + name + "'");
+    if (H5Aread(attr.get(), mem.get(), out.data()) < 0)
+      fail(std::string("cannot read attribute '") + name + "'");
     out.resize(out.find('\0') == std::string::npos ? size : out.find('\0'));
     return out;
   }
@@ -117,7 +121,8 @@ struct RunReader::Impl {
     for (hsize_t e : dims) count *= e;
     std::vector<double> out(static_cast<std::size_t>(count));
     Id set(H5Dopen2(file.get(), name.c_str(), H5P_DEFAULT), H5Dclose);
-    if (count > 0 && H5Dread(set.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0)
+    if (count > 0 &&
+        H5Dread(set.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0)
       fail("cannot read dataset /" + name + " as numbers");
     return out;
   }
@@ -154,8 +159,8 @@ RunReader::RunReader(const std::filesystem::path& path) : impl_(std::make_unique
   r.weights = r.read_all("weights");
   r.positions = r.read_all("positions");
   if (r.positions.size() != r.weights.size())
-    r.fail("/weights and /positions have different lengths (" + std::to_string(r.weights.size()) + " and " +
-           std::to_string(r.positions.size()) + ")");
+    r.fail("/weights and /positions have different lengths (" + std::to_string(r.weights.size()) +
+           " and " + std::to_string(r.positions.size()) + ")");
   r.n = static_cast<Index>(r.weights.size());
   if (r.exists("x")) {
     const std::vector<hsize_t> x_shape = r.shape("x", "");
@@ -171,20 +176,39 @@ RunReader::RunReader(RunReader&&) noexcept = default;
 RunReader& RunReader::operator=(RunReader&&) noexcept = default;
 RunReader::~RunReader() = default;
 
-const std::string& RunReader::key() const { return impl_->key; }
-const std::string& RunReader::version() const { return impl_->version; }
-const std::string& RunReader::config_text() const { return impl_->config; }
-const std::vector<double>& RunReader::times() const { return impl_->t; }
-Index RunReader::n() const { return impl_->n; }
-Index RunReader::d() const { return impl_->d; }
-bool RunReader::has_trajectory() const { return impl_->trajectory; }
-const std::vector<double>& RunReader::weights() const { return impl_->weights; }
-const std::vector<double>& RunReader::positions() const { return impl_->positions; }
+const std::string& RunReader::key() const {
+  return impl_->key;
+}
+const std::string& RunReader::version() const {
+  return impl_->version;
+}
+const std::string& RunReader::config_text() const {
+  return impl_->config;
+}
+const std::vector<double>& RunReader::times() const {
+  return impl_->t;
+}
+Index RunReader::n() const {
+  return impl_->n;
+}
+Index RunReader::d() const {
+  return impl_->d;
+}
+bool RunReader::has_trajectory() const {
+  return impl_->trajectory;
+}
+const std::vector<double>& RunReader::weights() const {
+  return impl_->weights;
+}
+const std::vector<double>& RunReader::positions() const {
+  return impl_->positions;
+}
 
 Matrix RunReader::frame(std::size_t k) const {
   const Impl& r = *impl_;
   if (!r.trajectory) r.fail("has no dataset /x (written with output.trajectory = false?)");
-  if (k >= r.t.size()) r.fail("has no frame " + std::to_string(k) + " (" + std::to_string(r.t.size()) + " frames)");
+  if (k >= r.t.size())
+    r.fail("has no frame " + std::to_string(k) + " (" + std::to_string(r.t.size()) + " frames)");
   Id set(H5Dopen2(r.file.get(), "x", H5P_DEFAULT), H5Dclose);
   Id space(H5Dget_space(set.get()), H5Sclose);
   const hsize_t start[3] = {k, 0, 0};

@@ -1,12 +1,12 @@
 #include "attnflow/io/sweep.hpp"
 
+#include <toml++/toml.h>
 #include <algorithm>
 #include <cmath>
 #include <exception>
 #include <fstream>
 #include <limits>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "attnflow/analysis/cluster_report.hpp"
 #include "attnflow/dynamics.hpp"
@@ -76,12 +76,16 @@ SweepAxis parse_axis(const toml::table& t, const std::string& key) {
   SweepAxis axis;
   const auto* k = t.get("key");
   if (k == nullptr || !k->is_string())
-    throw InputError(key + ".key", "is required: the configuration key to vary, e.g. \"model.beta\"");
+    throw InputError(key + ".key",
+                     "is required: the configuration key to vary, e.g. \"model.beta\"");
   axis.key = k->as_string()->get();
   const auto dot = axis.key.find('.');
-  if (dot == std::string::npos || dot == 0 || dot + 1 == axis.key.size() || axis.key.starts_with("sweep."))
-    throw InputError(key + ".key", "must name a configuration key as section.key, got '" + axis.key + "'");
-  const int forms = (t.contains("values") ? 1 : 0) + (t.contains("linspace") ? 1 : 0) + (t.contains("range") ? 1 : 0);
+  if (dot == std::string::npos || dot == 0 || dot + 1 == axis.key.size() ||
+      axis.key.starts_with("sweep."))
+    throw InputError(key + ".key",
+                     "must name a configuration key as section.key, got '" + axis.key + "'");
+  const int forms = (t.contains("values") ? 1 : 0) + (t.contains("linspace") ? 1 : 0) +
+                    (t.contains("range") ? 1 : 0);
   if (forms != 1) throw InputError(key, "give exactly one of values, linspace, range");
   if (const auto* v = t.get("values")) {
     const auto* a = v->as_array();
@@ -116,12 +120,13 @@ SweepAxis parse_axis(const toml::table& t, const std::string& key) {
     const double hi = number(*a->get(1), key + ".linspace[1]");
     const std::int64_t count = integer(*a->get(2), key + ".linspace[2]");
     if (count < 1 || count > 1'000'000)
-      throw InputError(key + ".linspace[2]", "must be an integer in [1, 1000000], got " + std::to_string(count));
+      throw InputError(key + ".linspace[2]",
+                       "must be an integer in [1, 1000000], got " + std::to_string(count));
     for (std::int64_t i = 0; i < count; ++i) {
-      const double x = count == 1 ? lo
-                       : i + 1 == count
-                           ? hi
-                           : lo + (hi - lo) * static_cast<double>(i) / static_cast<double>(count - 1);
+      const double x = count == 1       ? lo
+                       : i + 1 == count ? hi
+                                        : lo + (hi - lo) * static_cast<double>(i) /
+                                                   static_cast<double>(count - 1);
       std::string text = format_number(x);
       if (text.find_first_of(".en") == std::string::npos) text += ".0";
       axis.values.push_back(text);
@@ -130,13 +135,17 @@ SweepAxis parse_axis(const toml::table& t, const std::string& key) {
   } else {
     const auto* a = t.get("range")->as_array();
     if (a == nullptr || (a->size() != 2 && a->size() != 3))
-      throw InputError(key + ".range", "must be [start, stop] or [start, stop, step] (integers, stop excluded)");
+      throw InputError(key + ".range",
+                       "must be [start, stop] or [start, stop, step] (integers, stop excluded)");
     const std::int64_t lo = integer(*a->get(0), key + ".range[0]");
     const std::int64_t hi = integer(*a->get(1), key + ".range[1]");
     const std::int64_t step = a->size() == 3 ? integer(*a->get(2), key + ".range[2]") : 1;
-    if (step < 1) throw InputError(key + ".range[2]", "must be a positive integer, got " + std::to_string(step));
+    if (step < 1)
+      throw InputError(key + ".range[2]",
+                       "must be a positive integer, got " + std::to_string(step));
     if (hi <= lo) throw InputError(key + ".range", "is empty: stop must exceed start");
-    if ((hi - lo) / step > 10'000'000) throw InputError(key + ".range", "has more than 10000000 values");
+    if ((hi - lo) / step > 10'000'000)
+      throw InputError(key + ".range", "has more than 10000000 values");
     for (std::int64_t value = lo; value < hi; value += step) {
       axis.values.push_back(std::to_string(value));
       axis.numbers.push_back(static_cast<double>(value));
@@ -194,12 +203,13 @@ std::string run_system(const SweepSpec& spec, std::size_t g, std::size_t frames,
   std::size_t r = 0;
   Matrix x = m.x;
   try {
-    integrate(dynamics, x, cfg.output.times, cfg.integrate, [&](std::size_t k, double t, const Matrix& state) {
-      if (!cfg.output.record[k]) return;
-      const std::vector<double> v = observables.evaluate(t, state, dynamics);
-      for (std::size_t o = 0; o < n_obs; ++o) out[o * frames + r] = v[o];
-      ++r;
-    });
+    integrate(dynamics, x, cfg.output.times, cfg.integrate,
+              [&](std::size_t k, double t, const Matrix& state) {
+                if (!cfg.output.record[k]) return;
+                const std::vector<double> v = observables.evaluate(t, state, dynamics);
+                for (std::size_t o = 0; o < n_obs; ++o) out[o * frames + r] = v[o];
+                ++r;
+              });
   } catch (const NumericalError& e) {
     return e.what();
   }
@@ -220,7 +230,8 @@ SweepSpec parse_sweep(const std::string& text, const std::vector<std::string>& o
   }
   const toml::node* sweep_node = root.get("sweep");
   if (sweep_node == nullptr || !sweep_node->is_table())
-    throw InputError("sweep", "a sweep configuration needs a [sweep] table with at least one [[sweep.axis]]");
+    throw InputError(
+        "sweep", "a sweep configuration needs a [sweep] table with at least one [[sweep.axis]]");
   const toml::table sweep = *sweep_node->as_table();
   root.erase("sweep");
   SweepSpec spec;
@@ -233,7 +244,8 @@ SweepSpec parse_sweep(const std::string& text, const std::vector<std::string>& o
   for (const auto& [k, node] : sweep) {
     const std::string name(k.str());
     if (name != "axis" && name != "batch" && name != "quantiles" && name != "keep_systems")
-      throw InputError("sweep." + name, "unknown key; allowed: axis, batch, quantiles, keep_systems");
+      throw InputError("sweep." + name,
+                       "unknown key; allowed: axis, batch, quantiles, keep_systems");
   }
   const auto* axes = sweep.get("axis");
   if (axes == nullptr || !axes->is_array_of_tables() || axes->as_array()->empty())
@@ -242,15 +254,18 @@ SweepSpec parse_sweep(const std::string& text, const std::vector<std::string>& o
     const std::string key = "sweep.axis[" + std::to_string(i) + "]";
     SweepAxis axis = parse_axis(*axes->as_array()->get(i)->as_table(), key);
     for (const SweepAxis& other : spec.axes)
-      if (other.key == axis.key) throw InputError(key + ".key", "'" + axis.key + "' is swept twice");
+      if (other.key == axis.key)
+        throw InputError(key + ".key", "'" + axis.key + "' is swept twice");
     spec.axes.push_back(std::move(axis));
   }
   if (const auto* b = sweep.get("batch")) {
-    if (!b->is_string()) throw InputError("sweep.batch", "must be a string (an axis key), got " + type_name(*b));
+    if (!b->is_string())
+      throw InputError("sweep.batch", "must be a string (an axis key), got " + type_name(*b));
     const std::string batch = b->as_string()->get();
     for (std::size_t i = 0; i < spec.axes.size(); ++i)
       if (spec.axes[i].key == batch) spec.batch_axis = static_cast<int>(i);
-    if (spec.batch_axis < 0) throw InputError("sweep.batch", "'" + batch + "' is not the key of a [[sweep.axis]]");
+    if (spec.batch_axis < 0)
+      throw InputError("sweep.batch", "'" + batch + "' is not the key of a [[sweep.axis]]");
   }
   if (const auto* q = sweep.get("quantiles")) {
     const auto* a = q->as_array();
@@ -259,22 +274,26 @@ SweepSpec parse_sweep(const std::string& text, const std::vector<std::string>& o
     for (std::size_t i = 0; i < a->size(); ++i) {
       const double v = number(*a->get(i), "sweep.quantiles[" + std::to_string(i) + "]");
       if (v < 0.0 || v > 1.0)
-        throw InputError("sweep.quantiles[" + std::to_string(i) + "]", "must lie in [0, 1], got " + format_number(v));
+        throw InputError("sweep.quantiles[" + std::to_string(i) + "]",
+                         "must lie in [0, 1], got " + format_number(v));
       spec.quantiles.push_back(v);
     }
   }
   if (const auto* k = sweep.get("keep_systems")) {
-    if (!k->is_boolean()) throw InputError("sweep.keep_systems", "must be true or false, got " + type_name(*k));
+    if (!k->is_boolean())
+      throw InputError("sweep.keep_systems", "must be true or false, got " + type_name(*k));
     spec.keep_systems = k->as_boolean()->get();
   }
   if (spec.batch_axis < 0) spec.keep_systems = true;
-  if (grid_size(spec) > 100'000'000) throw InputError("sweep.axis", "the grid has more than 1e8 systems");
+  if (grid_size(spec) > 100'000'000)
+    throw InputError("sweep.axis", "the grid has more than 1e8 systems");
   return spec;
 }
 
 SweepSpec load_sweep(const std::filesystem::path& path, const std::vector<std::string>& overrides) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError("config", "cannot read '" + path.string() + "': no such file or not readable");
+  if (!in)
+    throw InputError("config", "cannot read '" + path.string() + "': no such file or not readable");
   std::stringstream buffer;
   buffer << in.rdbuf();
   return parse_sweep(buffer.str(), overrides, path.parent_path());
@@ -287,7 +306,8 @@ void make_quick(SweepSpec& spec) {
     if (a.values.size() <= keep) continue;
     SweepAxis cut{a.key, {}, {}};
     for (std::size_t i = 0; i < keep; ++i) {
-      const std::size_t j = static_cast<int>(k) == spec.batch_axis ? i : i * (a.values.size() - 1) / (keep - 1);
+      const std::size_t j =
+          static_cast<int>(k) == spec.batch_axis ? i : i * (a.values.size() - 1) / (keep - 1);
       cut.values.push_back(a.values[j]);
       if (!a.numbers.empty()) cut.numbers.push_back(a.numbers[j]);
     }
@@ -311,13 +331,16 @@ SweepResult compute_sweep(const SweepSpec& spec, const SweepProgress& progress) 
     std::size_t stride = 1;
     for (std::size_t k = spec.axes.size(); k-- > 0;) {
       for (std::size_t v = 0; v < spec.axes[k].values.size(); ++v) {
-        const RunConfig c = parse_config(spec.base_text, overrides_for(spec, v * stride), spec.base_dir);
+        const RunConfig c =
+            parse_config(spec.base_text, overrides_for(spec, v * stride), spec.base_dir);
         if (recorded_times(c) != result.times)
-          throw InputError(spec.axes[k].key, "changes the output times; every system of a sweep must "
-                                             "record the same times");
+          throw InputError(spec.axes[k].key,
+                           "changes the output times; every system of a sweep must "
+                           "record the same times");
         if (c.output.observables != result.observables)
-          throw InputError(spec.axes[k].key, "changes output.observables; every system of a sweep must "
-                                             "record the same observables");
+          throw InputError(spec.axes[k].key,
+                           "changes output.observables; every system of a sweep must "
+                           "record the same observables");
         const Measure m = initial_measure(c.init, c.model.geometry);
         validate_model(c.model, m.d());
       }
@@ -329,7 +352,8 @@ SweepResult compute_sweep(const SweepSpec& spec, const SweepProgress& progress) 
   const std::size_t per_system = n_obs * frames;
 
   // Outer points (the grid without the batch axis) × batch members.
-  const std::size_t batch = spec.batch_axis >= 0 ? spec.axes[static_cast<std::size_t>(spec.batch_axis)].values.size() : 1;
+  const std::size_t batch =
+      spec.batch_axis >= 0 ? spec.axes[static_cast<std::size_t>(spec.batch_axis)].values.size() : 1;
   std::size_t inner = 1;  // stride of the batch axis in grid order
   if (spec.batch_axis >= 0)
     for (std::size_t k = static_cast<std::size_t>(spec.batch_axis) + 1; k < spec.axes.size(); ++k)
@@ -341,13 +365,13 @@ SweepResult compute_sweep(const SweepSpec& spec, const SweepProgress& progress) 
     return (hi * batch + b) * inner + lo;
   };
 
-  if (spec.keep_systems)
-    result.systems.assign(n_obs, std::vector<double>(total * frames, kNaN));
+  if (spec.keep_systems) result.systems.assign(n_obs, std::vector<double>(total * frames, kNaN));
   if (spec.batch_axis >= 0) {
     result.statistics.push_back("mean");
     for (double q : spec.quantiles) result.statistics.push_back(statistic_name(q));
-    result.reduced.assign(n_obs, std::vector<std::vector<double>>(result.statistics.size(),
-                                                                  std::vector<double>(outer * frames, kNaN)));
+    result.reduced.assign(
+        n_obs, std::vector<std::vector<double>>(result.statistics.size(),
+                                                std::vector<double>(outer * frames, kNaN)));
   }
 
   const std::size_t chunk_outer = std::max<std::size_t>(1, 512 / batch);
@@ -377,7 +401,8 @@ SweepResult compute_sweep(const SweepSpec& spec, const SweepProgress& progress) 
       if (!failure[s].empty()) result.failures.emplace_back(g, failure[s]);
       if (spec.keep_systems)
         for (std::size_t o = 0; o < n_obs; ++o)
-          std::copy_n(buffer.data() + s * per_system + o * frames, frames, result.systems[o].data() + g * frames);
+          std::copy_n(buffer.data() + s * per_system + o * frames, frames,
+                      result.systems[o].data() + g * frames);
     }
     if (spec.batch_axis >= 0) {
       std::vector<double> values(batch);
@@ -388,7 +413,8 @@ SweepResult compute_sweep(const SweepSpec& spec, const SweepProgress& progress) 
               values[b] = buffer[((oi - o0) * batch + b) * per_system + o * frames + f];
             result.reduced[o][0][oi * frames + f] = analysis::finite_mean(values);
             for (std::size_t q = 0; q < spec.quantiles.size(); ++q)
-              result.reduced[o][q + 1][oi * frames + f] = analysis::quantile(values, spec.quantiles[q]);
+              result.reduced[o][q + 1][oi * frames + f] =
+                  analysis::quantile(values, spec.quantiles[q]);
           }
     }
     done += count;
@@ -404,8 +430,8 @@ nlohmann::json run_sweep(const SweepSpec& spec, const std::filesystem::path& out
   std::error_code ec;
   std::filesystem::create_directories(outdir, ec);
   if (ec || !std::filesystem::is_directory(outdir))
-    throw InputError("output", "cannot create directory '" + outdir.string() + "': " +
-                                   (ec ? ec.message() : "a file of that name exists"));
+    throw InputError("output", "cannot create directory '" + outdir.string() +
+                                   "': " + (ec ? ec.message() : "a file of that name exists"));
   nlohmann::json axes = nlohmann::json::array();
   for (const SweepAxis& a : spec.axes) {
     nlohmann::json values = nlohmann::json::array();
@@ -415,7 +441,8 @@ nlohmann::json run_sweep(const SweepSpec& spec, const std::filesystem::path& out
       for (const std::string& v : a.values) values.push_back(v);
     axes.push_back({{"key", a.key}, {"values", values}});
   }
-  const std::string batch_key = spec.batch_axis >= 0 ? spec.axes[static_cast<std::size_t>(spec.batch_axis)].key : "";
+  const std::string batch_key =
+      spec.batch_axis >= 0 ? spec.axes[static_cast<std::size_t>(spec.batch_axis)].key : "";
 
   RunWriter writer(outdir / "sweep.h5", RunLayout{1, 1, false, {}, {}});
   writer.set_attribute("kind", std::string("sweep"));

@@ -287,3 +287,34 @@ def test_the_gil_is_released_during_simulation():
     # at most, at switch intervals); released, it spins freely.
     assert elapsed > 0.05, "simulation too short to tell"
     assert count[0] > 10000, f"only {count[0]} iterations in {elapsed:.2f} s"
+
+
+def test_results_do_not_depend_on_the_thread_count():
+    x0 = af.init.uniform_sphere(5000, 3, seed=2)  # above the engine's parallel threshold
+    before = af.get_threads()
+    try:
+        af.set_threads(1)
+        one = af.velocity({"beta": 3.0}, x0)
+        af.set_threads(2)
+        assert af.get_threads() == 2
+        two = af.velocity({"beta": 3.0}, x0)
+    finally:
+        af.set_threads(before)
+    np.testing.assert_array_equal(one, two)
+    with pytest.raises(ValueError, match="^threads: must be >= 0"):
+        af.set_threads(-1)
+
+
+def test_every_public_function_has_a_docstring_and_physics_ones_cite_a_paper():
+    import inspect
+    modules = [af, af.gaussian, af.equiangular, af.init, af.plot, af.animate]
+    for module in modules:
+        for name in getattr(module, "__all__", []):
+            obj = getattr(module, name)
+            if inspect.isfunction(obj) or inspect.isclass(obj):
+                assert obj.__doc__ and len(obj.__doc__.strip()) > 20, f"{module.__name__}.{name}"
+    for f in (af.velocity, af.attention, af.simulate, af.energy, af.energy_gradient, af.clusters, af.wasserstein2,
+              af.Model, af.gaussian.simulate, af.gaussian.field, af.equiangular.solve, af.equiangular.hitting_time,
+              af.init.uniform_sphere, af.plot.sphere, af.plot.phase_diagram, af.plot.covariance_cone,
+              af.plot.normalization_schemes, af.animate.tokens):
+        assert any(tag in f.__doc__ for tag in ("[C]", "[B]", "[M]", "[R]")), f.__qualname__

@@ -227,3 +227,34 @@ def test_normalization_scheme_runs_equal_cli(tmp_path, run_cli, scheme):
                           observables=["mean_cosine"])
         assert_same_as_file(res, f, ["mean_cosine"])
         np.testing.assert_array_equal(res.radius, f["radius"][:])
+
+
+SCHEDULED = """
+[model]
+beta = 1.0
+Q = { kind = "sinusoid", base = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]], amplitude = [[0.0, 0.5, 0.0], [0.5, 0.0, 0.0], [0.0, 0.0, 0.3]], omega = 2.0 }
+[init]
+n = 20
+d = 3
+seed = 4
+[integrate]
+dt = 0.05
+t_end = 2.0
+[output]
+every = 0.5
+observables = ["energy", "mean_cosine"]
+"""
+
+
+def test_time_dependent_weights_equal_cli_and_velocity_uses_the_weights_at_t(tmp_path, run_cli):
+    # [M]: weights that change with depth, here Q(t) = Q0 + A sin(ωt)
+    cfg = tomllib.loads(SCHEDULED)
+    with cli_run(run_cli, tmp_path, SCHEDULED, "sched") as f:
+        res = af.simulate(cfg["model"], af.init.uniform_sphere(20, 3, seed=4), 2.0, dt=0.05, every=0.5,
+                          observables=["energy", "mean_cosine"])
+        assert_same_as_file(res, f, ["energy", "mean_cosine"])
+    q = cfg["model"]["Q"]
+    x = af.init.uniform_sphere(20, 3, seed=4)
+    for t in (0.0, 0.7):
+        frozen = {"Q": np.array(q["base"]) + np.array(q["amplitude"]) * np.sin(2.0 * t)}
+        np.testing.assert_array_equal(af.velocity(cfg["model"], x, t=t), af.velocity(frozen, x))

@@ -192,6 +192,7 @@ std::vector<double> energies_along(const Model& model, const Measure& m0,
   Matrix x = m0.x;
   IntegrateOptions opt;
   opt.method = Method::dopri5;
+  opt.max_steps = kMaxSteps;
   opt.dt = 0.0;
   opt.rtol = rtol;
   opt.atol = rtol / 100.0;
@@ -262,6 +263,7 @@ TEST(Energy, RateMatchesCentredDifferenceAlongTrajectory) {
     std::vector<double> e;
     IntegrateOptions opt;
     opt.method = Method::dopri5;
+    opt.max_steps = kMaxSteps;
     opt.dt = 0.0;
     opt.rtol = 1e-13;
     opt.atol = 1e-15;

@@ -6,11 +6,11 @@
 #include <cmath>
 #include <vector>
 
+#include "analysis_test_support.hpp"
 #include "attnflow/analysis/metastability.hpp"
 #include "attnflow/dynamics.hpp"
 #include "attnflow/energy.hpp"
 #include "attnflow/integrator.hpp"
-#include "analysis_test_support.hpp"
 
 namespace {
 
@@ -39,12 +39,14 @@ TEST(Plateaus, FindsTheStepsOfASyntheticStaircase) {
     SCOPED_TRACE(k);
     EXPECT_NEAR(p[k].value, h * static_cast<double>(k), eta + tol);
     if (k < tau.size()) {
-      const double lo = tau[k] - r / 2 + r * (tol - 2 * eta) / h - dt, hi = tau[k] - r / 2 + r * tol / h + dt;
+      const double lo = tau[k] - r / 2 + r * (tol - 2 * eta) / h - dt,
+                   hi = tau[k] - r / 2 + r * tol / h + dt;
       EXPECT_GE(p[k].t_end, lo);
       EXPECT_LE(p[k].t_end, hi);
     }
     if (k > 0) {
-      const double lo = tau[k - 1] + r / 2 - r * tol / h - dt, hi = tau[k - 1] + r / 2 - r * (tol - 2 * eta) / h + dt;
+      const double lo = tau[k - 1] + r / 2 - r * tol / h - dt,
+                   hi = tau[k - 1] + r / 2 - r * (tol - 2 * eta) / h + dt;
       EXPECT_GE(p[k].t_start, lo);
       EXPECT_LE(p[k].t_start, hi);
     }
@@ -125,7 +127,8 @@ TEST(TimeChanges, ClosestPairRescaling) {
       if (labels[static_cast<std::size_t>(i)] != labels[static_cast<std::size_t>(j)])
         best = std::max(best, x.row(i).dot(x.row(j)) / (x.row(i).norm() * x.row(j).norm()));
   EXPECT_NEAR(closest_cluster_cosine(x, labels), best, 1e-15);
-  EXPECT_EQ(closest_cluster_cosine(x, std::vector<std::int64_t>(30, 0)), -std::numeric_limits<double>::infinity());
+  EXPECT_EQ(closest_cluster_cosine(x, std::vector<std::int64_t>(30, 0)),
+            -std::numeric_limits<double>::infinity());
 }
 
 // Along USA with Q = K = V = I (the Wasserstein gradient ascent of E_β, [R]) the exact dissipation
@@ -135,7 +138,8 @@ TEST(TimeChanges, ClosestPairRescaling) {
 TEST(TimeChanges, UsaEnergyRateIsTheSquaredSpeed) {
   Rng rng(32);
   const Index n = 24, d = 3;
-  Measure m{analysistest::sphere_points(n, d, rng), analysistest::random_weights(n, rng), analysistest::index_positions(n)};
+  Measure m{analysistest::sphere_points(n, d, rng), analysistest::random_weights(n, rng),
+            analysistest::index_positions(n)};
   const Matrix id = Matrix::Identity(d, d);
   const Model model = analysistest::one_head(id, id, id, 2.0, KernelKind::usa);
   Dynamics dyn(AttentionField(model, m.weights, m.positions));

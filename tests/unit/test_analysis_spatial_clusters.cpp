@@ -6,10 +6,10 @@
 #include <cmath>
 #include <vector>
 
+#include "analysis_test_support.hpp"
 #include "attnflow/analysis/cluster_report.hpp"
 #include "attnflow/clusters.hpp"
 #include "attnflow/error.hpp"
-#include "analysis_test_support.hpp"
 
 namespace {
 
@@ -62,15 +62,16 @@ TEST(SpatialClusters, RefusesHighDimensions) {
     clusters_spatial(Matrix::Zero(3, 4), 0.1);
     FAIL();
   } catch (const InputError& e) {
-    EXPECT_STREQ(e.what(), "clusters.method: 'spatial' needs d <= 3, got d = 4; use 'exact' (any d)");
+    EXPECT_STREQ(e.what(),
+                 "clusters.method: 'spatial' needs d <= 3, got d = 4; use 'exact' (any d)");
   }
 }
 
 // Two planted groups with known masses and centres: sizes, masses, centres against the data.
 TEST(ClusterReport, SizesMassesAndCentres) {
   Matrix x(5, 3);
-  x << 1, 0, 0,  //
-      0, 2, 0,   //
+  x << 1, 0, 0,    //
+      0, 2, 0,     //
       1, 1e-3, 0,  //
       0, 1, 1e-3,  //
       2, -1e-3, 0;
@@ -85,7 +86,8 @@ TEST(ClusterReport, SizesMassesAndCentres) {
     // Centre 0: normalised 0.1 e1 + 0.3 x̂_2 + 0.25 x̂_4, computed here by hand-written sums.
     Vector c(3);
     c.setZero();
-    for (int i : {0, 2, 4}) c += w[static_cast<std::size_t>(i)] * x.row(i).transpose() / x.row(i).norm();
+    for (int i : {0, 2, 4})
+      c += w[static_cast<std::size_t>(i)] * x.row(i).transpose() / x.row(i).norm();
     c /= c.norm();
     EXPECT_NEAR((r.centres.row(0).transpose() - c).norm(), 0.0, 1e-15);
     EXPECT_NEAR(r.centres.row(1).norm(), 1.0, 1e-15);

@@ -6,8 +6,8 @@
 #include <cmath>
 #include <vector>
 
-#include "attnflow/analysis/spectra.hpp"
 #include "analysis_test_support.hpp"
+#include "attnflow/analysis/spectra.hpp"
 
 namespace {
 
@@ -32,7 +32,8 @@ TEST(Spectra, TwoOrthogonalClustersInClosedForm) {
   EXPECT_NEAR(g.second_moment.eigenvalues[2], 0.0, 1e-15);
   EXPECT_EQ(g.second_moment.numerical_rank, 2);
   EXPECT_NEAR(g.second_moment.anisotropy, m1, 1e-15);
-  EXPECT_NEAR(g.second_moment.effective_rank, std::exp(-(m1 * std::log(m1) + m2 * std::log(m2))), 1e-14);
+  EXPECT_NEAR(g.second_moment.effective_rank, std::exp(-(m1 * std::log(m1) + m2 * std::log(m2))),
+              1e-14);
   EXPECT_NEAR(g.second_moment.stable_rank, 1.0 / m1, 1e-14);
   EXPECT_NEAR(g.covariance.eigenvalues[0], 2 * m1 * m2, 1e-15);
   EXPECT_EQ(g.covariance.numerical_rank, 1);
@@ -47,7 +48,8 @@ TEST(Spectra, IsotropicCrossPolytope) {
     x(2 * c, c) = 1.0;
     x(2 * c + 1, c) = -1.0;
   }
-  const GramSpectra g = gram_spectra(Measure{x, analysistest::uniform_weights(2 * d), analysistest::index_positions(2 * d)});
+  const GramSpectra g = gram_spectra(
+      Measure{x, analysistest::uniform_weights(2 * d), analysistest::index_positions(2 * d)});
   EXPECT_NEAR(g.second_moment.anisotropy, 1.0 / d, 1e-15);
   EXPECT_NEAR(g.second_moment.effective_rank, static_cast<double>(d), 1e-13);
   EXPECT_EQ(g.covariance.numerical_rank, d);
@@ -60,10 +62,12 @@ TEST(Spectra, AttentionMatrixMatchesDenseSoftmax) {
   Rng rng(51);
   const Index n = 6;
   const Matrix x = analysistest::gaussian_matrix(n, n, rng, 0.6);
-  const Matrix q = analysistest::gaussian_matrix(3, n, rng, 0.5), k = analysistest::gaussian_matrix(3, n, rng, 0.5);
+  const Matrix q = analysistest::gaussian_matrix(3, n, rng, 0.5),
+               k = analysistest::gaussian_matrix(3, n, rng, 0.5);
   for (bool causal : {false, true}) {
     SCOPED_TRACE(causal);
-    Model model = analysistest::one_head(q, k, Matrix::Identity(n, n), 1.7, KernelKind::softmax, Geometry::euclidean);
+    Model model = analysistest::one_head(q, k, Matrix::Identity(n, n), 1.7, KernelKind::softmax,
+                                         Geometry::euclidean);
     model.causal = causal;
     const std::vector<double> w = analysistest::random_weights(n, rng);
     const std::vector<double> pos{3, 0, 5, 1, 2, 4};
@@ -73,12 +77,14 @@ TEST(Spectra, AttentionMatrixMatchesDenseSoftmax) {
       std::vector<long double> p(static_cast<std::size_t>(n), 0.0L);
       for (Index j = 0; j < n; ++j) {
         if (causal && pos[static_cast<std::size_t>(j)] > pos[static_cast<std::size_t>(i)]) continue;
-        const long double s = 1.7L * static_cast<long double>((q * x.row(i).transpose()).dot(k * x.row(j).transpose()));
+        const long double s = 1.7L * static_cast<long double>(
+                                         (q * x.row(i).transpose()).dot(k * x.row(j).transpose()));
         p[static_cast<std::size_t>(j)] = w[static_cast<std::size_t>(j)] * expl(s);
         z += p[static_cast<std::size_t>(j)];
       }
       for (Index j = 0; j < n; ++j) {
-        const double expected = z > 0 ? static_cast<double>(p[static_cast<std::size_t>(j)] / z) : 0.0;
+        const double expected =
+            z > 0 ? static_cast<double>(p[static_cast<std::size_t>(j)] / z) : 0.0;
         EXPECT_NEAR(a(i, j), expected, 1e-13);
       }
     }

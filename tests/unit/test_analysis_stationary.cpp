@@ -8,11 +8,11 @@
 #include <cmath>
 #include <vector>
 
+#include "analysis_test_support.hpp"
 #include "attnflow/analysis/stationary.hpp"
 #include "attnflow/dynamics.hpp"
 #include "attnflow/error.hpp"
 #include "attnflow/integrator.hpp"
-#include "analysis_test_support.hpp"
 
 namespace {
 
@@ -37,10 +37,13 @@ double dense_residual(const Matrix& D, const Measure& m) {
       long double s = 0.0L;
       std::vector<long double> dx(static_cast<std::size_t>(d), 0.0L);
       for (Index a = 0; a < d; ++a)
-        for (Index b = 0; b < d; ++b) dx[static_cast<std::size_t>(a)] += static_cast<long double>(D(a, b)) * m.x(j, b);
-      for (Index a = 0; a < d; ++a) s += static_cast<long double>(m.x(i, a)) * dx[static_cast<std::size_t>(a)];
+        for (Index b = 0; b < d; ++b)
+          dx[static_cast<std::size_t>(a)] += static_cast<long double>(D(a, b)) * m.x(j, b);
+      for (Index a = 0; a < d; ++a)
+        s += static_cast<long double>(m.x(i, a)) * dx[static_cast<std::size_t>(a)];
       const long double e = m.weights[static_cast<std::size_t>(j)] * expl(s);
-      for (Index a = 0; a < d; ++a) g[static_cast<std::size_t>(a)] += e * dx[static_cast<std::size_t>(a)];
+      for (Index a = 0; a < d; ++a)
+        g[static_cast<std::size_t>(a)] += e * dx[static_cast<std::size_t>(a)];
     }
     long double radial = 0.0L;
     for (Index a = 0; a < d; ++a) radial += g[static_cast<std::size_t>(a)] * m.x(i, a);
@@ -65,7 +68,8 @@ TEST(Stationary, ResidualVanishesOnAnalyticStationaryStates) {
   const double scale = std::exp(3.0) * 3.0;
   Matrix dirac(4, 3);
   dirac.rowwise() = Eigen::RowVector3d(0, 0, 1);  // four tokens on the eigenvector e3
-  EXPECT_LE(stationarity_residual(D, copies(dirac, analysistest::uniform_weights(4))).residual, 64 * kU * scale);
+  EXPECT_LE(stationarity_residual(D, copies(dirac, analysistest::uniform_weights(4))).residual,
+            64 * kU * scale);
   Matrix pair(2, 3);
   pair << 1, 0, 0, -1, 0, 0;  // antipodal pair on e1, unequal masses also stationary
   EXPECT_LE(stationarity_residual(D, copies(pair, {0.5, 0.5})).residual, 64 * kU * scale);
@@ -73,7 +77,8 @@ TEST(Stationary, ResidualVanishesOnAnalyticStationaryStates) {
   const Matrix Dk = diag3(2.0, 0.0, 0.0);
   Matrix circle(5, 3);
   for (int i = 0; i < 5; ++i) circle.row(i) << 0, std::cos(1.3 * i), std::sin(1.3 * i);
-  EXPECT_LE(stationarity_residual(Dk, copies(circle, analysistest::uniform_weights(5))).residual, 64 * kU * 2.0);
+  EXPECT_LE(stationarity_residual(Dk, copies(circle, analysistest::uniform_weights(5))).residual,
+            64 * kU * 2.0);
 }
 
 // Elsewhere the residual equals the dense evaluation (engine relative error ≲ 300u at scores ≤ 3)
@@ -82,7 +87,8 @@ TEST(Stationary, ResidualMatchesDenseEvaluationElsewhere) {
   Rng rng(41);
   const Matrix g = analysistest::gaussian_matrix(4, 4, rng, 0.5);
   const Matrix D = g + g.transpose();
-  Measure m{analysistest::sphere_points(30, 4, rng), analysistest::random_weights(30, rng), analysistest::index_positions(30)};
+  Measure m{analysistest::sphere_points(30, 4, rng), analysistest::random_weights(30, rng),
+            analysistest::index_positions(30)};
   const double expected = dense_residual(D, m);
   const StationarityResidual r = stationarity_residual(D, m);
   EXPECT_NEAR(r.residual, expected, 1e-12 * expected);
@@ -103,15 +109,31 @@ TEST(Stationary, CandidatesEnergiesAndDistances) {
   const std::vector<Candidate> c = stationary_candidates(D, m);
   ASSERT_EQ(c.size(), 7u);  // 3 eigenvectors × (dirac, antipodal) + kernel
   for (const Candidate& k : c) {
-    if (k.kind == "dirac") { EXPECT_NEAR(k.energy, 0.5 * std::exp(k.eigenvalue), 1e-15); }
-    if (k.kind == "antipodal") { EXPECT_NEAR(k.mass_plus, 1.0, 1e-15); }
-    if (k.kind == "antipodal") { EXPECT_NEAR(k.energy, 0.5 * std::exp(k.eigenvalue), 1e-15); }
-    if (k.kind == "kernel") { EXPECT_EQ(k.energy, 0.5); }
-    if (k.eigenvalue == 1.5 && k.kind == "dirac") { EXPECT_NEAR(k.w2, 0.0, 1e-15); }
-    if (k.eigenvalue == 1.5 && k.kind == "antipodal") { EXPECT_NEAR(k.w2, 0.0, 1e-15); }
-    if (k.eigenvalue == 0.0 && k.kind == "dirac") { EXPECT_NEAR(k.w2, std::sqrt(2.0), 1e-15); }
+    if (k.kind == "dirac") {
+      EXPECT_NEAR(k.energy, 0.5 * std::exp(k.eigenvalue), 1e-15);
+    }
+    if (k.kind == "antipodal") {
+      EXPECT_NEAR(k.mass_plus, 1.0, 1e-15);
+    }
+    if (k.kind == "antipodal") {
+      EXPECT_NEAR(k.energy, 0.5 * std::exp(k.eigenvalue), 1e-15);
+    }
+    if (k.kind == "kernel") {
+      EXPECT_EQ(k.energy, 0.5);
+    }
+    if (k.eigenvalue == 1.5 && k.kind == "dirac") {
+      EXPECT_NEAR(k.w2, 0.0, 1e-15);
+    }
+    if (k.eigenvalue == 1.5 && k.kind == "antipodal") {
+      EXPECT_NEAR(k.w2, 0.0, 1e-15);
+    }
+    if (k.eigenvalue == 0.0 && k.kind == "dirac") {
+      EXPECT_NEAR(k.w2, std::sqrt(2.0), 1e-15);
+    }
     // ker D = span(e2): the nearest kernel point of e1 is at 90°: distance² = 2.
-    if (k.kind == "kernel") { EXPECT_NEAR(k.w2, std::sqrt(2.0), 1e-15); }
+    if (k.kind == "kernel") {
+      EXPECT_NEAR(k.w2, std::sqrt(2.0), 1e-15);
+    }
   }
   EXPECT_NEAR(energy_b(D, m), 0.5 * std::exp(1.5), 1e-14);
   Matrix pair(2, 3);
@@ -121,10 +143,13 @@ TEST(Stationary, CandidatesEnergiesAndDistances) {
   for (const Candidate& k : stationary_candidates(D, split)) {
     if (k.eigenvalue == -0.5 && k.kind == "antipodal") {
       EXPECT_NEAR(k.w2, 0.0, 1e-15);
-      EXPECT_NEAR(k.mass_plus, std::abs(k.direction(2) - 1.0) < 1e-12 ? 5.0 / 8.0 : 3.0 / 8.0, 1e-15);
+      EXPECT_NEAR(k.mass_plus, std::abs(k.direction(2) - 1.0) < 1e-12 ? 5.0 / 8.0 : 3.0 / 8.0,
+                  1e-15);
       EXPECT_NEAR(k.energy, energy_b(D, split), 1e-14);
     }
-    if (k.eigenvalue == -0.5 && k.kind == "dirac") { EXPECT_NEAR(k.w2, std::sqrt(1.5), 1e-14); }
+    if (k.eigenvalue == -0.5 && k.kind == "dirac") {
+      EXPECT_NEAR(k.w2, std::sqrt(1.5), 1e-14);
+    }
   }
   EXPECT_NEAR(energy_b(D, copies(pair, {0.5, 0.5})), 0.5 * std::cosh(-0.5), 1e-14);
 }
@@ -137,9 +162,11 @@ TEST(Stationary, CandidatesEnergiesAndDistances) {
 TEST(Stationary, AscentRunReachesTheMaximiser) {
   Rng rng(42);
   const Matrix D = diag3(2.0, 1.0, 0.5);
-  const Model model = analysistest::one_head(Matrix::Identity(3, 3), D, D, 1.0, KernelKind::softmax);
+  const Model model =
+      analysistest::one_head(Matrix::Identity(3, 3), D, D, 1.0, KernelKind::softmax);
   EXPECT_EQ(interaction_matrix(model, "model"), D);
-  Measure m{analysistest::sphere_points(16, 3, rng), analysistest::uniform_weights(16), analysistest::index_positions(16)};
+  Measure m{analysistest::sphere_points(16, 3, rng), analysistest::uniform_weights(16),
+            analysistest::index_positions(16)};
   for (Index i = 0; i < 16; ++i) {
     m.x(i, 0) = std::fabs(m.x(i, 0)) + 0.3;
     m.x.row(i) /= m.x.row(i).norm();
@@ -170,12 +197,15 @@ TEST(Stationary, AscentRunReachesTheMaximiser) {
 TEST(Stationary, RefusesNonSymmetricOrMultiHeadModels) {
   Matrix k = Matrix::Identity(3, 3);
   k(0, 1) = 1.0;
-  const Model model = analysistest::one_head(Matrix::Identity(3, 3), k, k, 1.0, KernelKind::softmax);
+  const Model model =
+      analysistest::one_head(Matrix::Identity(3, 3), k, k, 1.0, KernelKind::softmax);
   try {
     interaction_matrix(model, "--stationary");
     FAIL();
   } catch (const InputError& e) {
-    EXPECT_EQ(std::string(e.what()).rfind("--stationary: the [B] analysis needs D = beta Q^T K symmetric", 0), 0u);
+    EXPECT_EQ(std::string(e.what()).rfind(
+                  "--stationary: the [B] analysis needs D = beta Q^T K symmetric", 0),
+              0u);
   }
   Model two = model;
   two.heads.push_back(two.heads.front());

@@ -9,12 +9,12 @@
 #include <numeric>
 #include <vector>
 
+#include "analysis_test_support.hpp"
 #include "attnflow/analysis/stability.hpp"
 #include "attnflow/analysis/wasserstein.hpp"
 #include "attnflow/dynamics.hpp"
-#include "attnflow/init.hpp"
 #include "attnflow/error.hpp"
-#include "analysis_test_support.hpp"
+#include "attnflow/init.hpp"
 
 namespace {
 
@@ -38,7 +38,8 @@ double brute_force_w2(const Matrix& x, const Matrix& y) {
   double best = std::numeric_limits<double>::infinity();
   do {
     long double s = 0.0L;
-    for (Index i = 0; i < x.rows(); ++i) s += (x.row(i) - y.row(p[static_cast<std::size_t>(i)])).squaredNorm();
+    for (Index i = 0; i < x.rows(); ++i)
+      s += (x.row(i) - y.row(p[static_cast<std::size_t>(i)])).squaredNorm();
     best = std::min(best, static_cast<double>(s / x.rows()));
   } while (std::next_permutation(p.begin(), p.end()));
   return best;
@@ -62,7 +63,8 @@ double quantile_w2(std::vector<double> x, std::vector<double> a, std::vector<dou
   };
   sort_by_value(x, a);
   sort_by_value(y, b);
-  const long double ta = std::accumulate(a.begin(), a.end(), 0.0L), tb = std::accumulate(b.begin(), b.end(), 0.0L);
+  const long double ta = std::accumulate(a.begin(), a.end(), 0.0L),
+                    tb = std::accumulate(b.begin(), b.end(), 0.0L);
   std::vector<long double> ca{0}, cb{0};
   for (double v : a) ca.push_back(ca.back() + v / ta);
   for (double v : b) cb.push_back(cb.back() + v / tb);
@@ -74,8 +76,10 @@ double quantile_w2(std::vector<double> x, std::vector<double> a, std::vector<dou
     const long double lo = cuts[k], hi = std::min(cuts[k + 1], 1.0L);
     if (hi <= lo) continue;
     const long double mid = 0.5L * (lo + hi);
-    const auto ia = std::min<std::size_t>(std::upper_bound(ca.begin(), ca.end(), mid) - ca.begin() - 1, x.size() - 1);
-    const auto ib = std::min<std::size_t>(std::upper_bound(cb.begin(), cb.end(), mid) - cb.begin() - 1, y.size() - 1);
+    const auto ia = std::min<std::size_t>(
+        std::upper_bound(ca.begin(), ca.end(), mid) - ca.begin() - 1, x.size() - 1);
+    const auto ib = std::min<std::size_t>(
+        std::upper_bound(cb.begin(), cb.end(), mid) - cb.begin() - 1, y.size() - 1);
     const long double diff = static_cast<long double>(x[ia]) - y[ib];
     s += (hi - lo) * diff * diff;
   }
@@ -91,7 +95,8 @@ TEST(W2Exact, MatchesBruteForceOverPermutations) {
     const Matrix x = gaussian_matrix(n, 3, rng), y = gaussian_matrix(n, 3, rng);
     const std::vector<double> w(static_cast<std::size_t>(n), 1.0 / static_cast<double>(n));
     const double c = max_cost(x, y);
-    const double tol = c * (static_cast<double>(2 * n + 1) * std::ldexp(1.0, -58) + 2.0 * static_cast<double>(n * n) * kU);
+    const double tol = c * (static_cast<double>(2 * n + 1) * std::ldexp(1.0, -58) +
+                            2.0 * static_cast<double>(n * n) * kU);
     EXPECT_NEAR(w2_squared_exact(x, w, y, w), brute_force_w2(x, y), tol);
   }
 }
@@ -107,7 +112,8 @@ TEST(W2Exact, MatchesQuantileFormulaInOneDimension) {
     const double expected = quantile_w2(xv, a, yv, b);
     const double c = max_cost(x, y);
     const double tol = c * (static_cast<double>(n + m + 1) * std::ldexp(1.0, -58) +
-                            static_cast<double>(n + m) * std::ldexp(1.0, -50) + 2.0 * static_cast<double>(n * m) * kU);
+                            static_cast<double>(n + m) * std::ldexp(1.0, -50) +
+                            2.0 * static_cast<double>(n * m) * kU);
     EXPECT_NEAR(w2_squared_exact(x, a, y, b), expected, tol);
     EXPECT_NEAR(w2_squared_1d(xv, a, yv, b), expected, 4.0 * static_cast<double>(n + m) * kU * c);
   }
@@ -119,7 +125,8 @@ TEST(W2Exact, DiracClosedFormAndSymmetry) {
   const Matrix x = gaussian_matrix(9, 4, rng), y = gaussian_matrix(1, 4, rng);
   const std::vector<double> a = random_weights(9, rng);
   double expected = 0.0;
-  for (Index i = 0; i < 9; ++i) expected += a[static_cast<std::size_t>(i)] * (x.row(i) - y.row(0)).squaredNorm();
+  for (Index i = 0; i < 9; ++i)
+    expected += a[static_cast<std::size_t>(i)] * (x.row(i) - y.row(0)).squaredNorm();
   const double c = max_cost(x, y);
   EXPECT_NEAR(w2_squared_exact(x, a, y, {1.0}), expected, c * 1e-13);
   const Matrix z = gaussian_matrix(6, 4, rng);
@@ -134,7 +141,8 @@ TEST(W2Exact, DiracClosedFormAndSymmetry) {
 TEST(W2Sinkhorn, DivergenceTendsToExactW2) {
   Rng rng(14);
   const Index n = 7;
-  const Matrix x = gaussian_matrix(n, 2, rng), y = gaussian_matrix(n, 2, rng) + Matrix::Constant(n, 2, 0.7);
+  const Matrix x = gaussian_matrix(n, 2, rng),
+               y = gaussian_matrix(n, 2, rng) + Matrix::Constant(n, 2, 0.7);
   const std::vector<double> w(static_cast<std::size_t>(n), 1.0 / static_cast<double>(n));
   const double exact = brute_force_w2(x, y);
   const double c = max_cost(x, y);
@@ -206,12 +214,14 @@ TEST(W2Gaussian, BuresClosedForms) {
   Matrix s1 = Matrix::Zero(3, 3), s2 = Matrix::Zero(3, 3);
   s1.diagonal() << 4, 1, 0.25;
   s2.diagonal() << 1, 9, 0.25;
-  EXPECT_NEAR(w2_squared_gaussian(m1, s1, m2, s2), 1 + 4 + (2 - 1) * (2 - 1) + (1 - 3) * (1 - 3) + 0, 1e-13);
+  EXPECT_NEAR(w2_squared_gaussian(m1, s1, m2, s2),
+              1 + 4 + (2 - 1) * (2 - 1) + (1 - 3) * (1 - 3) + 0, 1e-13);
   Matrix a(2, 2), b(2, 2);
   a << 2.0, 0.7, 0.7, 1.0;
   b << 0.5, -0.3, -0.3, 3.0;
   const Vector z = Vector::Zero(2);
-  const double cross = std::sqrt((a * b).trace() + 2.0 * std::sqrt(a.determinant() * b.determinant()));
+  const double cross =
+      std::sqrt((a * b).trace() + 2.0 * std::sqrt(a.determinant() * b.determinant()));
   EXPECT_NEAR(w2_squared_gaussian(z, a, z, b), a.trace() + b.trace() - 2.0 * cross, 1e-13);
   EXPECT_NEAR(w2_squared_gaussian(z, a, z, a), 0.0, 1e-13);
 }
@@ -224,8 +234,8 @@ TEST(W2Gaussian, MomentsOfWeightedCloud) {
   const GaussianMoments g = gaussian_moments(x, {0.5, 0.25, 0.25});
   EXPECT_NEAR(g.mean(0), 0.5, 1e-15);
   EXPECT_NEAR(g.mean(1), 1.0, 1e-15);
-  // cov_00 = Σ a (x−0.5)² = 0.5·0.25 + 0.25·2.25 + 0.25·0.25 = 0.75; cov_11 = 0.5 + 0.25 + 0.25·9 = 3;
-  // cov_01 = 0.5·(−0.5)(−1) + 0.25·(1.5)(−1) + 0.25·(−0.5)(3) = 0.25 − 0.375 − 0.375 = −0.5.
+  // cov_00 = Σ a (x−0.5)² = 0.5·0.25 + 0.25·2.25 + 0.25·0.25 = 0.75; cov_11 = 0.5 + 0.25 + 0.25·9 =
+  // 3; cov_01 = 0.5·(−0.5)(−1) + 0.25·(1.5)(−1) + 0.25·(−0.5)(3) = 0.25 − 0.375 − 0.375 = −0.5.
   EXPECT_NEAR(g.cov(0, 0), 0.75, 1e-15);
   EXPECT_NEAR(g.cov(1, 1), 3.0, 1e-15);
   EXPECT_NEAR(g.cov(0, 1), -0.5, 1e-15);
@@ -239,7 +249,8 @@ TEST(W2Conditional, MovesTokensWithinPositions) {
   const std::vector<double> w{0.1, 0.2, 0.3, 0.4};
   const std::vector<double> pos{0, 1, 2, 3};
   double expected = 0.0;
-  for (Index i = 0; i < 4; ++i) expected += w[static_cast<std::size_t>(i)] * (x.row(i) - y.row(i)).squaredNorm();
+  for (Index i = 0; i < 4; ++i)
+    expected += w[static_cast<std::size_t>(i)] * (x.row(i) - y.row(i)).squaredNorm();
   EXPECT_NEAR(w2_squared_conditional(x, w, pos, y, w, pos), expected, 1e-14);
   const std::vector<double> uniform(4, 0.25), paired{0, 0, 1, 1};
   const Matrix x0 = x.topRows(2), y0 = y.topRows(2), x1 = x.bottomRows(2), y1 = y.bottomRows(2);
@@ -273,7 +284,8 @@ TEST(W2Stability, FlowsOfPerturbedTokensAndWeights) {
       }
       const std::vector<double> w2 = w2_between_flows(model, mu, mb, nu, times, o, W2Options{});
       Matrix x = mu.x, y = nu.x;
-      Dynamics da(AttentionField(model, mu.weights, mu.positions)), db(AttentionField(mb, nu.weights, nu.positions));
+      Dynamics da(AttentionField(model, mu.weights, mu.positions)),
+          db(AttentionField(mb, nu.weights, nu.positions));
       std::vector<Matrix> fx(times.size()), fy(times.size());
       integrate(da, x, times, o, [&](std::size_t k, double, const Matrix& s) { fx[k] = s; });
       integrate(db, y, times, o, [&](std::size_t k, double, const Matrix& s) { fy[k] = s; });
@@ -286,7 +298,8 @@ TEST(W2Stability, FlowsOfPerturbedTokensAndWeights) {
       (eps < 3e-6 ? ratio_small : ratio_large) = w2;
       for (double& v : (eps < 3e-6 ? ratio_small : ratio_large)) v /= eps;
     }
-    for (std::size_t k = 1; k < times.size(); ++k) EXPECT_NEAR(ratio_small[k], ratio_large[k], 0.01 * ratio_small[k]);
+    for (std::size_t k = 1; k < times.size(); ++k)
+      EXPECT_NEAR(ratio_small[k], ratio_large[k], 0.01 * ratio_small[k]);
   }
 }
 
@@ -303,14 +316,18 @@ TEST(W2Errors, MessagesNameTheProblem) {
     w2_squared_conditional(x, w, {0, 1}, x, w, {0, 2});
     FAIL();
   } catch (const InputError& e) {
-    EXPECT_STREQ(e.what(), "w2: conditional W2 needs the same sequence positions in both runs; position 1 is in "
-                           "one run only");
+    EXPECT_STREQ(
+        e.what(),
+        "w2: conditional W2 needs the same sequence positions in both runs; position 1 is in "
+        "one run only");
   }
   try {
     w2_method_from_name("emd", "--method");
     FAIL();
   } catch (const InputError& e) {
-    EXPECT_STREQ(e.what(), "--method: unknown method 'emd'; allowed: exact, sinkhorn, sliced, gaussian, conditional");
+    EXPECT_STREQ(
+        e.what(),
+        "--method: unknown method 'emd'; allowed: exact, sinkhorn, sliced, gaussian, conditional");
   }
   const Matrix big = Matrix::Zero(2049, 1), big2 = Matrix::Zero(2049, 1);
   const std::vector<double> wb(2049, 1.0 / 2049);

@@ -257,6 +257,26 @@ TEST(EngineLargeBeta, UnnormalisedAtBeta600MatchesDirectExponentials) {
   EXPECT_TRUE(within_scaled(out, ref.v, ref.v_abs, engine_bound(model, ref, w, n, d)));
 }
 
+// USA when e^m alone overflows but the output does not (normalization.hpp: the product is then
+// formed as ±e^{m + log|a|}): β = 720 > 709.8 with values scaled by 10⁻¹⁰, outputs ~10³⁰².
+TEST(EngineLargeBeta, UnnormalisedOutputFiniteWhenOnlyTheShiftOverflows) {
+  const Index n = 20, d = 3;
+  Rng rng(13);
+  const Matrix x = sphere_points(n, d, rng);
+  const std::vector<double> w = uniform_weights(n);
+  const std::vector<double> pos = index_positions(n);
+  Model model = identity_heads(d, 720.0, KernelKind::usa);
+  model.heads[0].V *= 1e-10;
+  ASSERT_TRUE(std::isinf(std::exp(720.0 + std::log(w[0]))));  // e^m overflows
+  AttentionField field(model, w, pos);
+  Matrix out;
+  field.evaluate(x, out);
+  ASSERT_TRUE(out.allFinite());
+  const dense::FieldResult ref = dense::field(model, x, w, pos);
+  EXPECT_GT(ref.v.cwiseAbs().maxCoeff(), 1e290);
+  EXPECT_TRUE(within_scaled(out, ref.v, ref.v_abs, engine_bound(model, ref, w, n, d)));
+}
+
 // The registry's `normalized` flag against behaviour: with values u_j ≡ 1 (V = e_dᵀ on tokens
 // whose last coordinate is 1) a normalised kernel returns Σ_j a_ij = 1 and any other returns its
 // partition function Z_i = e^{log Z_i} (dense reference).

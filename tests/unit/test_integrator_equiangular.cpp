@@ -30,6 +30,7 @@ Trajectory particles(const Model& model, Index n, double rho0, const std::vector
   Matrix x = equiangular_points(n, n, rho0);
   IntegrateOptions opt;
   opt.method = Method::dopri5;
+  opt.max_steps = kMaxSteps;
   opt.dt = 0.0;
   opt.rtol = rtol;
   opt.atol = atol;

@@ -31,6 +31,7 @@ Matrix integrate_to(const Model& model, const Matrix& x0, double t_end, Integrat
 
 IntegrateOptions fixed(Method method, double dt) {
   IntegrateOptions o;
+  o.max_steps = kMaxSteps;
   o.method = method;
   o.dt = dt;
   return o;
@@ -39,6 +40,7 @@ IntegrateOptions fixed(Method method, double dt) {
 IntegrateOptions adaptive(double rtol, double atol) {
   IntegrateOptions o;
   o.method = Method::dopri5;
+  o.max_steps = kMaxSteps;
   o.dt = 0.0;
   o.rtol = rtol;
   o.atol = atol;

@@ -66,42 +66,55 @@ TEST(Sweep, ParsesAxes) {
   EXPECT_EQ(s.axes[0].values, (std::vector<std::string>{"0.5", "4"}));
   EXPECT_EQ(s.axes[1].values, (std::vector<std::string>{"3", "4", "5", "6", "7"}));
   EXPECT_EQ(s.batch_axis, 1);
-  const SweepSpec l = parse_sweep(std::string(kSweep).replace(std::string(kSweep).find("values = [0.5, 4]"), 17,
-                                                              "linspace = [1, 2, 5]"),
-                                  {}, {});
+  const SweepSpec l =
+      parse_sweep(std::string(kSweep).replace(std::string(kSweep).find("values = [0.5, 4]"), 17,
+                                              "linspace = [1, 2, 5]"),
+                  {}, {});
   EXPECT_EQ(l.axes[0].values, (std::vector<std::string>{"1.0", "1.25", "1.5", "1.75", "2.0"}));
   EXPECT_EQ(l.base_text.find("[sweep"), std::string::npos);
 }
 
 TEST(Sweep, ErrorsNameTheKey) {
   const std::string base = "[init]\nn = 4\n";
-  EXPECT_EQ(expect_error(base), "sweep: a sweep configuration needs a [sweep] table with at least one [[sweep.axis]]");
+  EXPECT_EQ(expect_error(base),
+            "sweep: a sweep configuration needs a [sweep] table with at least one [[sweep.axis]]");
   EXPECT_EQ(expect_error(base + "[sweep]\nbatch = \"init.seed\"\n"),
             "sweep.axis: must be a non-empty array of tables ([[sweep.axis]])");
   EXPECT_EQ(expect_error(base + "[[sweep.axis]]\nkey = \"beta\"\nvalues = [1]\n"),
             "sweep.axis[0].key: must name a configuration key as section.key, got 'beta'");
-  EXPECT_EQ(expect_error(base + "[[sweep.axis]]\nkey = \"model.beta\"\nvalues = [1]\nlinspace = [0, 1, 2]\n"),
-            "sweep.axis[0]: give exactly one of values, linspace, range");
+  EXPECT_EQ(
+      expect_error(base +
+                   "[[sweep.axis]]\nkey = \"model.beta\"\nvalues = [1]\nlinspace = [0, 1, 2]\n"),
+      "sweep.axis[0]: give exactly one of values, linspace, range");
   EXPECT_EQ(expect_error(base + "[[sweep.axis]]\nkey = \"model.beta\"\nlinspace = [0, 1, 0]\n"),
             "sweep.axis[0].linspace[2]: must be an integer in [1, 1000000], got 0");
-  EXPECT_EQ(expect_error(base + "[sweep]\nbatch = \"init.n\"\n[[sweep.axis]]\nkey = \"model.beta\"\nvalues = [1]\n"),
-            "sweep.batch: 'init.n' is not the key of a [[sweep.axis]]");
-  EXPECT_EQ(expect_error(base + "[sweep]\nquantiles = [1.5]\n[[sweep.axis]]\nkey = \"model.beta\"\nvalues = [1]\n"),
+  EXPECT_EQ(
+      expect_error(
+          base +
+          "[sweep]\nbatch = \"init.n\"\n[[sweep.axis]]\nkey = \"model.beta\"\nvalues = [1]\n"),
+      "sweep.batch: 'init.n' is not the key of a [[sweep.axis]]");
+  EXPECT_EQ(expect_error(
+                base +
+                "[sweep]\nquantiles = [1.5]\n[[sweep.axis]]\nkey = \"model.beta\"\nvalues = [1]\n"),
             "sweep.quantiles[0]: must lie in [0, 1], got 1.5");
   // A key the run configuration does not know is refused by its parser, before any system runs.
-  SweepSpec bad = parse_sweep(base + "[[sweep.axis]]\nkey = \"model.betta\"\nvalues = [1]\n", {}, {});
+  SweepSpec bad =
+      parse_sweep(base + "[[sweep.axis]]\nkey = \"model.betta\"\nvalues = [1]\n", {}, {});
   try {
     compute_sweep(bad);
     FAIL();
   } catch (const InputError& e) {
     EXPECT_EQ(std::string(e.what()).rfind("model.betta: unknown key", 0), 0u);
   }
-  SweepSpec times = parse_sweep(base + "[[sweep.axis]]\nkey = \"integrate.t_end\"\nvalues = [1, 2]\n", {}, {});
+  SweepSpec times =
+      parse_sweep(base + "[[sweep.axis]]\nkey = \"integrate.t_end\"\nvalues = [1, 2]\n", {}, {});
   try {
     compute_sweep(times);
     FAIL();
   } catch (const InputError& e) {
-    EXPECT_STREQ(e.what(), "integrate.t_end: changes the output times; every system of a sweep must record the same times");
+    EXPECT_STREQ(e.what(),
+                 "integrate.t_end: changes the output times; every system of a sweep must record "
+                 "the same times");
   }
 }
 
@@ -115,11 +128,13 @@ TEST(Sweep, SystemsMatchSingleRunsAndStatisticsMatchTheSystems) {
   ASSERT_EQ(r.times, (std::vector<double>{0.0, 0.5, 1.0}));
   ASSERT_EQ(r.statistics, (std::vector<std::string>{"mean", "q25", "median"}));
   const std::size_t frames = 3;
-  const auto dir = std::filesystem::temp_directory_path() / ("attnflow_sweep_test_" + std::to_string(::getpid()));
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("attnflow_sweep_test_" + std::to_string(::getpid()));
   for (std::size_t g : {std::size_t{0}, std::size_t{7}}) {
     const std::string beta = g / 5 == 0 ? "0.5" : "4";
     const std::string seed = std::to_string(3 + g % 5);
-    const RunConfig c = parse_config(spec.base_text, {"model.beta=" + beta, "init.seed=" + seed}, {});
+    const RunConfig c =
+        parse_config(spec.base_text, {"model.beta=" + beta, "init.seed=" + seed}, {});
     run_experiment(c, dir);
     const RunReader run(dir / "run.h5");
     for (std::size_t o = 0; o < r.observables.size(); ++o) {
@@ -159,7 +174,8 @@ TEST(Sweep, SameNumbersForAnyThreadCount) {
 
 TEST(Sweep, QuickKeepsEndsAndBatchPrefix) {
   SweepSpec spec = parse_sweep(
-      "[sweep]\nbatch = \"init.seed\"\n[[sweep.axis]]\nkey = \"model.beta\"\nlinspace = [1, 10, 10]\n"
+      "[sweep]\nbatch = \"init.seed\"\n[[sweep.axis]]\nkey = \"model.beta\"\nlinspace = [1, 10, "
+      "10]\n"
       "[[sweep.axis]]\nkey = \"init.seed\"\nrange = [0, 100]\n",
       {}, {});
   make_quick(spec);

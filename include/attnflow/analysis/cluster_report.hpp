@@ -21,7 +21,8 @@ enum class ClusterMethod {
 /// "exact" / "spatial".
 std::string_view cluster_method_name(ClusterMethod method);
 
-/// Looks a method up by name; throws InputError(key, "unknown method ...; allowed: exact, spatial").
+/// Looks a method up by name; throws InputError(key, "unknown method ...; allowed: exact,
+/// spatial").
 ClusterMethod cluster_method_from_name(std::string_view name, const std::string& key);
 
 /// Checks a cluster threshold δ ∈ (0, 2) (the link ⟨x̂_i, x̂_j⟩ > 1 − δ is then neither empty nor
@@ -30,11 +31,11 @@ void validate_cluster_threshold(double delta, const std::string& key);
 
 /// Components of the δ-similarity graph with their sizes, masses and centres.
 struct ClusterReport {
-  ClusterSummary summary;             ///< count, pair fraction, labels (first-appearance order)
-  std::vector<std::int64_t> sizes;    ///< tokens per cluster, by label
-  std::vector<double> masses;         ///< Σ w_i over the cluster, by label
-  Matrix centres;                     ///< count × d: normalised mass-weighted mean direction
-                                      ///< (zero row if that mean vanishes)
+  ClusterSummary summary;           ///< count, pair fraction, labels (first-appearance order)
+  std::vector<std::int64_t> sizes;  ///< tokens per cluster, by label
+  std::vector<double> masses;       ///< Σ w_i over the cluster, by label
+  Matrix centres;                   ///< count × d: normalised mass-weighted mean direction
+                                    ///< (zero row if that mean vanishes)
 };
 
 /// The components of [R] §4 (tokens linked when ⟨x̂_i, x̂_j⟩ > 1 − δ) with sizes, masses

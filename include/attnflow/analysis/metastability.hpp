@@ -55,7 +55,8 @@ double l2_speed(const Matrix& v, const std::vector<double>& weights);
 /// reparametrising a trajectory by s is running the normalised flow ẋ = v/‖v‖, the time change
 /// under which [R]'s energy staircase (Fig. "rainbow", from arXiv 2410.06833) reaches its maximum
 /// in finite time. speeds[k] = ‖ẋ(t_k)‖; s(t_0) = 0.
-std::vector<double> arc_length_time(const std::vector<double>& t, const std::vector<double>& speeds);
+std::vector<double> arc_length_time(const std::vector<double>& t,
+                                    const std::vector<double>& speeds);
 
 /// The chord approximation of s from frames alone: s_k = Σ_{m<k} ‖x(t_{m+1}) − x(t_m)‖_{L²(μ)};
 /// a lower bound of arc_length_time that converges to it as the frames get denser.

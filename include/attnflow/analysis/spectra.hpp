@@ -16,9 +16,9 @@ struct SpectrumSummary {
   std::vector<double> eigenvalues;  ///< descending (negative rounding clamped to 0)
   double trace = 0.0;               ///< Σ λ
   double anisotropy = 0.0;          ///< λ_1 / Σ λ (1/d isotropic, 1 rank one); 0 if Σ λ = 0
-  double effective_rank = 0.0;      ///< exp(−Σ p log p), p = λ/Σλ (Roy–Vetterli); 0 if Σ λ = 0
-  double stable_rank = 0.0;         ///< Σ λ / λ_1; 0 if λ_1 = 0
-  Index numerical_rank = 0;         ///< #{λ > rank_tol·λ_1}
+  double effective_rank = 0.0;  ///< exp(−Σ p log p), p = λ/Σλ (Roy–Vetterli); 0 if Σ λ = 0
+  double stable_rank = 0.0;     ///< Σ λ / λ_1; 0 if λ_1 = 0
+  Index numerical_rank = 0;     ///< #{λ > rank_tol·λ_1}
 };
 
 /// Summarises eigenvalues (any order) with the numerical-rank tolerance rank_tol.

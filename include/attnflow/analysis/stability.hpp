@@ -24,9 +24,9 @@ std::uint64_t perturbation_seed(std::uint64_t seed, std::uint64_t stream);
 /// positions are unchanged.
 Measure perturb_tokens(const Measure& measure, double eps, std::uint64_t seed, bool on_sphere);
 
-/// Every Q_h, K_h, V_h (and W_h when given) plus ε Ξ, Ξ with i.i.d. N(0, 1/d) entries (d = columns),
-/// drawn from attnflow::Rng(perturbation_seed(seed, 1)) matrix by matrix in head order ([M] weight
-/// perturbation).
+/// Every Q_h, K_h, V_h (and W_h when given) plus ε Ξ, Ξ with i.i.d. N(0, 1/d) entries (d =
+/// columns), drawn from attnflow::Rng(perturbation_seed(seed, 1)) matrix by matrix in head order
+/// ([M] weight perturbation).
 Model perturb_weights(const Model& model, double eps, std::uint64_t seed);
 
 /// W2 between the flows of (model_a, μ) and (model_b, ν) at every time of `times` (sorted; the

@@ -21,9 +21,10 @@ Matrix interaction_matrix(const Model& model, const std::string& key);
 /// The stationarity residual of [B] (SPEC §2): max_i over tokens with w_i > 0 of
 /// |P⊥_{x_i} ∇Z_μ(x_i)|, ∇Z_μ(x) = Σ_j w_j e^{⟨x, D x_j⟩} D x_j (one streaming pass).
 struct StationarityResidual {
-  double residual = 0.0;            ///< max_i |P⊥_{x_i} ∇Z_μ(x_i)|
-  double normalized_residual = 0.0; ///< max_i |P⊥_{x_i} ∇Z_μ(x_i)| / Z_μ(x_i) = max |ẋ_i| for V = ±D
-  Index worst_token = 0;            ///< the token attaining `residual`
+  double residual = 0.0;  ///< max_i |P⊥_{x_i} ∇Z_μ(x_i)|
+  double normalized_residual =
+      0.0;                ///< max_i |P⊥_{x_i} ∇Z_μ(x_i)| / Z_μ(x_i) = max |ẋ_i| for V = ±D
+  Index worst_token = 0;  ///< the token attaining `residual`
 };
 
 /// The residual above for tokens x (rows, on the sphere) with masses w.
@@ -31,11 +32,11 @@ StationarityResidual stationarity_residual(const Matrix& D, const Measure& measu
 
 /// One analytic stationary state of [B] compared with a given state.
 struct Candidate {
-  std::string kind;        ///< "dirac", "antipodal" or "kernel"
-  Index eigen_index = -1;  ///< index into the eigenvalues of D (ascending); −1 for "kernel"
-  double eigenvalue = 0.0; ///< λ (0 for "kernel")
-  double energy = 0.0;     ///< E = ½ e^{λ} (Dirac), ½[(p² + (1−p)²)e^{λ} + 2p(1−p)e^{−λ}]
-                           ///< (antipodal pair, ½ cosh λ for p = ½), ½ (ker D)
+  std::string kind;         ///< "dirac", "antipodal" or "kernel"
+  Index eigen_index = -1;   ///< index into the eigenvalues of D (ascending); −1 for "kernel"
+  double eigenvalue = 0.0;  ///< λ (0 for "kernel")
+  double energy = 0.0;  ///< E = ½ e^{λ} (Dirac), ½[(p² + (1−p)²)e^{λ} + 2p(1−p)e^{−λ}]
+                        ///< (antipodal pair, ½ cosh λ for p = ½), ½ (ker D)
   double mass_plus = 1.0;  ///< antipodal: p, the mass at +direction (the state's split)
   double w2 = 0.0;         ///< W2 from the given state to the candidate (closest sign / support)
   Vector direction;        ///< the eigenvector (sign of the closer Dirac); empty for "kernel"

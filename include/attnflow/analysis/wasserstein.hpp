@@ -1,6 +1,6 @@
 #pragma once
-// Wasserstein distances between weighted empirical measures μ = Σ_i a_i δ_{x_i}, ν = Σ_j b_j δ_{y_j}
-// (SPEC §4; [R] Thm. mean-field rates in W2; [M] stability in W2), cost |x − y|²:
+// Wasserstein distances between weighted empirical measures μ = Σ_i a_i δ_{x_i}, ν = Σ_j b_j
+// δ_{y_j} (SPEC §4; [R] Thm. mean-field rates in W2; [M] stability in W2), cost |x − y|²:
 //   exact     W2² = min_{π ∈ Π(a,b)} Σ_ij π_ij |x_i − y_j|²  (LEMON's network simplex)
 //   sinkhorn  the Sinkhorn divergence S_ε = OT_ε(a,b) − ½OT_ε(a,a) − ½OT_ε(b,b) (Genevay et al.
 //             2018, Feydy et al. 2019), OT_ε = min_π ⟨C,π⟩ + ε KL(π | a⊗b), log-domain streaming
@@ -35,24 +35,25 @@ inline constexpr std::int64_t kExactMaxPairs = std::int64_t{1} << 22;
 /// or exactly M and N copies for uniform masses) and costs to integers ≤ 2^58/(N+M+1) (so that
 /// LEMON's potentials cannot overflow int64); the optimal plan is then costed with the exact
 /// |x_i − y_j|². Error: ≤ 2·C_max·2^{−58}·(N+M+1) from the cost rounding plus ≤ C_max·(N+M)·2^{−50}
-/// from the mass rounding (0 for uniform masses). Throws InputError("w2", ...) above kExactMaxPairs.
+/// from the mass rounding (0 for uniform masses). Throws InputError("w2", ...) above
+/// kExactMaxPairs.
 double w2_squared_exact(const Matrix& x, const std::vector<double>& a, const Matrix& y,
                         const std::vector<double>& b);
 
 /// Settings of the Sinkhorn divergence.
 struct SinkhornOptions {
-  double epsilon = 1e-2;    ///< entropic regularisation ε > 0 (units of squared distance)
-  double tol = 1e-9;        ///< stop when max_j |column marginal / b_j − 1| ≤ tol
-  int max_iters = 100000;   ///< iterations per annealing stage
+  double epsilon = 1e-2;   ///< entropic regularisation ε > 0 (units of squared distance)
+  double tol = 1e-9;       ///< stop when max_j |column marginal / b_j − 1| ≤ tol
+  int max_iters = 100000;  ///< iterations per annealing stage
 };
 
 /// What a Sinkhorn divergence computed.
 struct SinkhornResult {
-  double divergence = 0.0;  ///< S_ε = OT_ε(a,b) − ½OT_ε(a,a) − ½OT_ε(b,b)
-  double ot_ab = 0.0;       ///< OT_ε(a,b) = ⟨a,f⟩ + ⟨b,g⟩ at the fixed point
-  double ot_aa = 0.0;       ///< OT_ε(a,a)
-  double ot_bb = 0.0;       ///< OT_ε(b,b)
-  int iterations = 0;       ///< Sinkhorn iterations over all stages and the three problems
+  double divergence = 0.0;      ///< S_ε = OT_ε(a,b) − ½OT_ε(a,a) − ½OT_ε(b,b)
+  double ot_ab = 0.0;           ///< OT_ε(a,b) = ⟨a,f⟩ + ⟨b,g⟩ at the fixed point
+  double ot_aa = 0.0;           ///< OT_ε(a,a)
+  double ot_bb = 0.0;           ///< OT_ε(b,b)
+  int iterations = 0;           ///< Sinkhorn iterations over all stages and the three problems
   double marginal_error = 0.0;  ///< worst final column-marginal error of the three problems
 };
 
@@ -79,13 +80,14 @@ struct GaussianMoments {
 /// The weighted mean and (biased, mass-weighted) covariance of μ.
 GaussianMoments gaussian_moments(const Matrix& x, const std::vector<double>& a);
 
-/// W2² between N(m1, S1) and N(m2, S2) (S PSD): |m1 − m2|² + tr S1 + tr S2 − 2 tr (S1^{½} S2 S1^{½})^{½}
-/// (the Bures metric; Dowson–Landau, Olkin–Pukelsheim, Givens–Shortt).
+/// W2² between N(m1, S1) and N(m2, S2) (S PSD): |m1 − m2|² + tr S1 + tr S2 − 2 tr (S1^{½} S2
+/// S1^{½})^{½} (the Bures metric; Dowson–Landau, Olkin–Pukelsheim, Givens–Shortt).
 double w2_squared_gaussian(const Vector& m1, const Matrix& s1, const Vector& m2, const Matrix& s2);
 
 /// Conditional W2² (file comment): tokens are grouped by equal sequence position; each group's
 /// masses must agree between μ and ν (within 1e-9), else InputError("w2", ...); within a group the
-/// normalised conditionals are compared exactly. With one token per position this is Σ_i a_i|x_i − y_i|².
+/// normalised conditionals are compared exactly. With one token per position this is Σ_i a_i|x_i −
+/// y_i|².
 double w2_squared_conditional(const Matrix& x, const std::vector<double>& a,
                               const std::vector<double>& pos_a, const Matrix& y,
                               const std::vector<double>& b, const std::vector<double>& pos_b);
@@ -93,9 +95,9 @@ double w2_squared_conditional(const Matrix& x, const std::vector<double>& a,
 /// Settings for w2_distance().
 struct W2Options {
   W2Method method = W2Method::exact;
-  SinkhornOptions sinkhorn;       ///< method = sinkhorn
-  int projections = 200;          ///< method = sliced
-  std::uint64_t seed = 0;         ///< method = sliced
+  SinkhornOptions sinkhorn;  ///< method = sinkhorn
+  int projections = 200;     ///< method = sliced
+  std::uint64_t seed = 0;    ///< method = sliced
 };
 
 /// W2 (the distance, not its square) by the chosen method; for sinkhorn √max(S_ε, 0). Positions

@@ -34,14 +34,14 @@ struct SweepAxis {
 
 /// A parsed sweep: the base configuration, its axes and what to store.
 struct SweepSpec {
-  std::string base_text;                  ///< the configuration without [sweep]
-  std::filesystem::path base_dir;         ///< resolves relative paths of the configuration
-  std::vector<std::string> overrides;     ///< --set overrides applied to every system
-  std::vector<SweepAxis> axes;            ///< grid axes, first slowest
-  int batch_axis = -1;                    ///< index into axes reduced to statistics, or −1
+  std::string base_text;               ///< the configuration without [sweep]
+  std::filesystem::path base_dir;      ///< resolves relative paths of the configuration
+  std::vector<std::string> overrides;  ///< --set overrides applied to every system
+  std::vector<SweepAxis> axes;         ///< grid axes, first slowest
+  int batch_axis = -1;                 ///< index into axes reduced to statistics, or −1
   std::vector<double> quantiles{0.1, 0.25, 0.5, 0.75, 0.9};
-  bool keep_systems = false;              ///< store every system (forced when batch_axis < 0)
-  std::string text;                       ///< the sweep file as read (stored in the output)
+  bool keep_systems = false;  ///< store every system (forced when batch_axis < 0)
+  std::string text;           ///< the sweep file as read (stored in the output)
 };
 
 /// Parses a sweep configuration; errors are InputError naming the key ("sweep.axis[1].linspace").
@@ -57,11 +57,11 @@ void make_quick(SweepSpec& spec);
 
 /// Values of a computed sweep, row-major over the grid with time fastest.
 struct SweepResult {
-  std::vector<double> times;              ///< recorded output times (T)
-  std::vector<std::string> observables;   ///< the configuration's output.observables
-  std::vector<std::size_t> shape;         ///< axis lengths
+  std::vector<double> times;                 ///< recorded output times (T)
+  std::vector<std::string> observables;      ///< the configuration's output.observables
+  std::vector<std::size_t> shape;            ///< axis lengths
   std::vector<std::vector<double>> systems;  ///< per observable: shape × T (if kept, else empty)
-  std::vector<std::string> statistics;    ///< "mean", "median", "q10", ... (batch sweeps)
+  std::vector<std::string> statistics;       ///< "mean", "median", "q10", ... (batch sweeps)
   std::vector<std::vector<std::vector<double>>> reduced;  ///< [observable][statistic]: outer × T
   std::vector<std::pair<std::size_t, std::string>> failures;  ///< system index, error text
 };

@@ -1,0 +1,63 @@
+#pragma once
+// Weights that change with depth ([M]: per-head, per-layer, time-dependent weights). A schedule is
+// a matrix-valued function of time t (= depth); the model's matrices and β can each follow one.
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "attnflow/types.hpp"
+
+namespace attnflow {
+
+/// A matrix-valued function of time.
+class MatrixSchedule {
+ public:
+  /// M(t) = m.
+  static MatrixSchedule constant(Matrix m);
+  /// M(t) = layers[⌊t / layer_time⌋] (the last layer beyond the end): weights per layer.
+  static MatrixSchedule per_layer(std::vector<Matrix> layers, double layer_time);
+  /// M(t) = base + amplitude · sin(ω t + φ) ([M]'s oscillating weights).
+  static MatrixSchedule sinusoid(Matrix base, Matrix amplitude, double omega, double phase);
+  /// An Ornstein–Uhlenbeck path dM = −θ(M − M̄) dt + σ dB started at `initial`, sampled exactly on
+  /// the grid t_k = k·dt (M_{k+1} = M̄ + e^{−θ dt}(M_k − M̄) + σ √((1 − e^{−2θ dt})/(2θ)) Z_k,
+  /// Z_k standard normal from Rng(seed)) up to t_end, and linearly interpolated in between, so that
+  /// adaptive integrators see a continuous path. symmetric: Z is symmetrised, (Z + Zᵀ)/√2 ([M]).
+  static MatrixSchedule ornstein_uhlenbeck(Matrix initial, Matrix mean, double theta, double sigma, double dt,
+                                           double t_end, std::uint64_t seed, bool symmetric);
+
+  /// M(t).
+  Matrix at(double t) const;
+  /// Whether M(t) is the same for all t.
+  bool is_constant() const { return kind_ == Kind::constant; }
+  /// Times in (0, t_end) where M jumps (per-layer boundaries): integrators stop there.
+  std::vector<double> jumps(double t_end) const;
+  /// Shape of every M(t).
+  Index rows() const { return shape_.rows(); }
+  Index cols() const { return shape_.cols(); }
+
+ private:
+  enum class Kind { constant, per_layer, sinusoid, grid };
+  Kind kind_ = Kind::constant;
+  std::vector<Matrix> values_;  ///< constant: 1; per_layer: layers; sinusoid: base, amplitude; grid: samples
+  double step_ = 1.0;           ///< per_layer: layer_time; grid: dt
+  double omega_ = 0.0, phase_ = 0.0;
+  Matrix shape_;
+};
+
+/// Schedules for one head's Q, K, V and W (W may be an empty constant: the identity).
+struct HeadSchedule {
+  MatrixSchedule Q, K, V, W;
+};
+
+/// Time-dependent weights of a whole model: one HeadSchedule per head and β(t) (a 1×1 schedule).
+struct ModelSchedule {
+  std::vector<HeadSchedule> heads;
+  MatrixSchedule beta;
+
+  /// Whether anything depends on time.
+  bool is_constant() const;
+  /// Union of every schedule's jumps in (0, t_end), sorted.
+  std::vector<double> jumps(double t_end) const;
+};
+
+}  // namespace attnflow
