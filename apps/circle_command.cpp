@@ -18,8 +18,9 @@ namespace attnflow::cli {
 
 Action add_circle_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
-      "circle", "Solve the mean-field PDE on the circle (FFT convolutions, positive flux scheme) and compare "
-                "with particles -> circle.h5");
+      "circle",
+      "Solve the mean-field PDE on the circle (FFT convolutions, positive flux scheme) and compare "
+      "with particles -> circle.h5");
   struct Options {
     std::string config;
     std::string outdir;
@@ -29,8 +30,10 @@ Action add_circle_command(CLI::App& app) {
   };
   auto opt = std::make_shared<Options>();
   cmd->add_option("config", opt->config,
-                  "TOML file: [model] kernel, beta; [init] kind = perturbed_uniform | von_mises; [grid] cells, "
-                  "cfl; [particles] n, seed, sampling, method, dt; [integrate] t_end; [output] every | times")
+                  "TOML file: [model] kernel, beta; [init] kind = perturbed_uniform | von_mises; "
+                  "[grid] cells, "
+                  "cfl; [particles] n, seed, sampling, method, dt; [integrate] t_end; [output] "
+                  "every | times")
       ->required();
   cmd->add_option("-o,--output", opt->outdir, "output directory")->required();
   cmd->add_option("--set", opt->overrides, "override a key: section.key=value (repeatable)");
@@ -44,8 +47,8 @@ Action add_circle_command(CLI::App& app) {
     std::error_code ec;
     std::filesystem::create_directories(out, ec);
     if (ec || !std::filesystem::is_directory(out))
-      throw InputError("output", "cannot create directory '" + out.string() + "': " +
-                                     (ec ? ec.message() : "a file of that name exists"));
+      throw InputError("output", "cannot create directory '" + out.string() +
+                                     "': " + (ec ? ec.message() : "a file of that name exists"));
 
     // The PDE, with its state kept at every output time for the particle comparisons.
     reduce::CirclePde pde(cfg.kernel, cfg.beta, cfg.cells);
@@ -67,10 +70,12 @@ Action add_circle_command(CLI::App& app) {
 
     // Particle systems sampled from the same initial density.
     const std::size_t frames = cfg.times.size();
-    std::vector<std::vector<double>> w1(cfg.particles.counts.size()), order_p(cfg.particles.counts.size());
+    std::vector<std::vector<double>> w1(cfg.particles.counts.size()),
+        order_p(cfg.particles.counts.size());
     for (std::size_t c = 0; c < cfg.particles.counts.size(); ++c) {
       const Index n = cfg.particles.counts[c];
-      Matrix theta = reduce::circle_sample(cfg.density, n, cfg.particles.seed, cfg.particles.quantile);
+      Matrix theta =
+          reduce::circle_sample(cfg.density, n, cfg.particles.seed, cfg.particles.quantile);
       reduce::CircleParticles particles(cfg.kernel, cfg.beta);
       IntegrateOptions integ;
       integ.method = cfg.particles.method;
@@ -83,8 +88,9 @@ Action add_circle_command(CLI::App& app) {
         if (cfg.particles.trajectory && cfg.record[k]) trajectory.push_back(th);
       });
       if (cfg.particles.trajectory) {
-        io::RunWriter writer(out / ("particles_n" + std::to_string(n) + ".h5"),
-                             io::RunLayout{static_cast<std::size_t>(n), 1, true, {"w1", "order_parameter"}, {}});
+        io::RunWriter writer(
+            out / ("particles_n" + std::to_string(n) + ".h5"),
+            io::RunLayout{static_cast<std::size_t>(n), 1, true, {"w1", "order_parameter"}, {}});
         writer.set_attribute("config", cfg.resolved_toml);
         writer.set_attribute("version", std::string(ATTNFLOW_VERSION));
         std::size_t f = 0;
@@ -96,14 +102,15 @@ Action add_circle_command(CLI::App& app) {
       }
     }
 
-    std::vector<std::string> scalars{"mass", "energy", "velocity_norm2", "order_parameter", "min_density",
-                                     "max_density"};
+    std::vector<std::string> scalars{
+        "mass", "energy", "velocity_norm2", "order_parameter", "min_density", "max_density"};
     for (Index n : cfg.particles.counts) {
       scalars.push_back("w1_n" + std::to_string(n));
       scalars.push_back("order_parameter_n" + std::to_string(n));
     }
-    io::RunWriter writer(out / "circle.h5",
-                         io::RunLayout{static_cast<std::size_t>(cfg.cells), 1, false, scalars, {"density"}});
+    io::RunWriter writer(
+        out / "circle.h5",
+        io::RunLayout{static_cast<std::size_t>(cfg.cells), 1, false, scalars, {"density"}});
     writer.set_attribute("config", cfg.resolved_toml);
     writer.set_attribute("version", std::string(ATTNFLOW_VERSION));
     writer.set_attribute("kernel", std::string(kernel_info(cfg.kernel).name));
@@ -112,15 +119,18 @@ Action add_circle_command(CLI::App& app) {
     for (Index k = 0; k < cfg.cells; ++k)
       centres[static_cast<std::size_t>(k)] = (static_cast<double>(k) + 0.5) * pde.cell_width();
     writer.write_dataset("theta", {centres.size()}, centres.data());
-    const int m_max = static_cast<int>(std::min<Index>(cfg.cells / 2, 64 + static_cast<Index>(8.0 * std::sqrt(cfg.beta))));
+    const int m_max = static_cast<int>(
+        std::min<Index>(cfg.cells / 2, 64 + static_cast<Index>(8.0 * std::sqrt(cfg.beta))));
     std::vector<double> rates;
-    for (int m = 1; m <= m_max; ++m) rates.push_back(reduce::circle_growth_rate(cfg.kernel, cfg.beta, m));
+    for (int m = 1; m <= m_max; ++m)
+      rates.push_back(reduce::circle_growth_rate(cfg.kernel, cfg.beta, m));
     writer.write_dataset("growth_rates", {rates.size()}, rates.data());
     const int mode = reduce::circle_most_unstable_mode(cfg.kernel, cfg.beta, m_max);
     writer.set_attribute("most_unstable_mode", static_cast<std::int64_t>(mode));
     for (std::size_t k = 0; k < frames; ++k) {
       if (!cfg.record[k]) continue;
-      std::vector<double> values{mass[k], energy[k], velocity_norm2[k], order[k], min_density[k], max_density[k]};
+      std::vector<double> values{mass[k],  energy[k],      velocity_norm2[k],
+                                 order[k], min_density[k], max_density[k]};
       for (std::size_t c = 0; c < cfg.particles.counts.size(); ++c) {
         values.push_back(w1[c][k]);
         values.push_back(order_p[c][k]);
@@ -156,15 +166,17 @@ Action add_circle_command(CLI::App& app) {
     summary["status"] = "ok";
     io::write_json_atomic(out / "summary.json", summary);
     if (!opt->quiet) {
-      std::cout << "wrote " << (out / "circle.h5").string() << " and " << (out / "summary.json").string() << " ("
-                << writer.frames() << " frames, " << pde_stats.steps << " SSP-RK3 steps)\n";
+      std::cout << "wrote " << (out / "circle.h5").string() << " and "
+                << (out / "summary.json").string() << " (" << writer.frames() << " frames, "
+                << pde_stats.steps << " SSP-RK3 steps)\n";
       std::cout << "linear theory: most unstable mode m* = " << mode << " (growth rate "
                 << format_number(reduce::circle_growth_rate(cfg.kernel, cfg.beta, mode)) << ")\n";
-      std::cout << "mass drift " << format_number(std::fabs(mass.back() - mass.front())) << ", min density "
+      std::cout << "mass drift " << format_number(std::fabs(mass.back() - mass.front()))
+                << ", min density "
                 << format_number(*std::min_element(min_density.begin(), min_density.end())) << "\n";
       for (std::size_t c = 0; c < cfg.particles.counts.size(); ++c)
-        std::cout << "particles N = " << cfg.particles.counts[c] << ": W1(PDE, particles) at t_end = "
-                  << format_number(w1[c].back()) << "\n";
+        std::cout << "particles N = " << cfg.particles.counts[c]
+                  << ": W1(PDE, particles) at t_end = " << format_number(w1[c].back()) << "\n";
     }
     return 0;
   };

@@ -9,8 +9,8 @@
 #include "attnflow/dynamics.hpp"
 #include "attnflow/error.hpp"
 #include "attnflow/init.hpp"
-#include "attnflow/measure.hpp"
 #include "attnflow/io/atomic_file.hpp"
+#include "attnflow/measure.hpp"
 #include "attnflow/reduce/equiangular.hpp"
 #include "commands.hpp"
 
@@ -18,7 +18,8 @@ namespace attnflow::cli {
 
 Action add_equiangular_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
-      "equiangular", "Solve the equiangular model rho(t) (and r(t)) of [R] -> CSV with the hitting time");
+      "equiangular",
+      "Solve the equiangular model rho(t) (and r(t)) of [R] -> CSV with the hitting time");
   struct Options {
     std::string kernel = "sa";
     std::int64_t n = 0;
@@ -47,20 +48,24 @@ Action add_equiangular_command(CLI::App& app) {
   cmd->add_option("--normalization", opt->normalization,
                   "post_ln | pre_ln | mix_ln | peri_ln | ngpt | sqrt_scaling")
       ->capture_default_str();
-  cmd->add_option("--threshold", opt->threshold, "report the first t with rho >= threshold")->capture_default_str();
+  cmd->add_option("--threshold", opt->threshold, "report the first t with rho >= threshold")
+      ->capture_default_str();
   cmd->add_option("--r0", opt->r0, "initial radius (schemes with radii)")->capture_default_str();
   cmd->add_option("--mix-time", opt->mix_time, "mix_ln: time tau of the switch Post-LN -> Pre-LN")
       ->capture_default_str();
   cmd->add_option("--alpha", opt->alpha, "ngpt: step scale alpha")->capture_default_str();
-  cmd->add_option("--points", opt->points, "number of output intervals on [0, t_end]")->capture_default_str();
+  cmd->add_option("--points", opt->points, "number of output intervals on [0, t_end]")
+      ->capture_default_str();
   cmd->add_option("--method", opt->method, "euler | rk4 | dopri5")->capture_default_str();
   cmd->add_option("--dt", opt->dt, "step of euler / rk4")->capture_default_str();
   cmd->add_option("--rtol", opt->rtol, "dopri5 relative tolerance")->capture_default_str();
   cmd->add_option("--atol", opt->atol, "dopri5 absolute tolerance")->capture_default_str();
-  cmd->add_flag("--particles", opt->particles,
-                "also integrate the n tokens themselves (d = n, exact equiangular start) and add columns "
-                "rho_particles, spread_particles (max - min pair similarity), r_particles");
-  cmd->add_option("-o,--output", opt->output, "write the CSV to this file (atomically) instead of stdout");
+  cmd->add_flag(
+      "--particles", opt->particles,
+      "also integrate the n tokens themselves (d = n, exact equiangular start) and add columns "
+      "rho_particles, spread_particles (max - min pair similarity), r_particles");
+  cmd->add_option("-o,--output", opt->output,
+                  "write the CSV to this file (atomically) instead of stdout");
   return [opt]() {
     reduce::EquiangularParams p;
     if (opt->kernel == "sa" || opt->kernel == "softmax") {
@@ -81,12 +86,15 @@ Action add_equiangular_command(CLI::App& app) {
     if (opt->points < 1 || opt->points > 10'000'000)
       throw InputError("--points", "must lie in [1, 10000000], got " + std::to_string(opt->points));
     if (opt->particles && opt->n > 512)
-      throw InputError("--particles", "the particle check uses d = n and costs n^3 per step: n <= 512, got " +
-                                          std::to_string(opt->n));
+      throw InputError("--particles",
+                       "the particle check uses d = n and costs n^3 per step: n <= 512, got " +
+                           std::to_string(opt->n));
     IntegrateOptions integ;
     integ.method = method_from_name(opt->method, "--method");
-    if (!(opt->dt > 0.0) || !std::isfinite(opt->dt)) throw InputError("--dt", "must be finite and > 0");
-    if (!(opt->rtol > 0.0) || !(opt->atol > 0.0)) throw InputError("--rtol", "tolerances must be > 0");
+    if (!(opt->dt > 0.0) || !std::isfinite(opt->dt))
+      throw InputError("--dt", "must be finite and > 0");
+    if (!(opt->rtol > 0.0) || !(opt->atol > 0.0))
+      throw InputError("--rtol", "tolerances must be > 0");
     integ.dt = integ.method == Method::dopri5 ? 0.0 : opt->dt;
     integ.rtol = opt->rtol;
     integ.atol = opt->atol;
@@ -95,8 +103,10 @@ Action add_equiangular_command(CLI::App& app) {
       times.push_back(opt->t_end * static_cast<double>(k) / static_cast<double>(opt->points));
     if (opt->t_end == 0.0) times = {0.0};
 
-    const double hitting = reduce::equiangular_hitting_time(p, opt->rho0, opt->r0, opt->threshold, integ);
-    const std::vector<reduce::EquiangularFrame> frames = reduce::solve_equiangular(p, opt->rho0, opt->r0, times, integ);
+    const double hitting =
+        reduce::equiangular_hitting_time(p, opt->rho0, opt->r0, opt->threshold, integ);
+    const std::vector<reduce::EquiangularFrame> frames =
+        reduce::solve_equiangular(p, opt->rho0, opt->r0, times, integ);
     std::vector<reduce::PairStatistics> particle_stats;
     if (opt->particles) {
       // The particle run of the same model: the engine's Dynamics in R^n with the scheme
@@ -111,7 +121,8 @@ Action add_equiangular_command(CLI::App& app) {
       Matrix x = m.x;
       std::vector<double> grid = times;
       std::vector<bool> record(times.size(), true);
-      if (p.scheme == Normalization::mix_ln && p.mix_switch_time > 0.0 && p.mix_switch_time < opt->t_end) {
+      if (p.scheme == Normalization::mix_ln && p.mix_switch_time > 0.0 &&
+          p.mix_switch_time < opt->t_end) {
         const auto at = std::upper_bound(grid.begin(), grid.end(), p.mix_switch_time);
         if (*(at - 1) != p.mix_switch_time) {
           record.insert(record.begin() + (at - grid.begin()), false);
@@ -127,8 +138,8 @@ Action add_equiangular_command(CLI::App& app) {
     out << "# equiangular " << (p.kernel == KernelKind::softmax ? "sa" : "usa") << " n=" << p.n
         << " beta=" << format_number(p.beta) << " rho0=" << format_number(opt->rho0)
         << " normalization=" << normalization_name(p.scheme) << "\n";
-    out << "# hitting_time=" << format_number(hitting) << " (first t with rho >= " << format_number(opt->threshold)
-        << ")\n";
+    out << "# hitting_time=" << format_number(hitting)
+        << " (first t with rho >= " << format_number(opt->threshold) << ")\n";
     out << "t,rho";
     if (radius) out << ",r";
     if (opt->particles) out << ",rho_particles,spread_particles" << (radius ? ",r_particles" : "");

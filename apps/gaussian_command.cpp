@@ -18,7 +18,8 @@ namespace {
 
 /// The CSV: one row per output frame; the upper triangles of Σ and Σ / tr Σ, the spectrum of
 /// Σ / tr Σ (descending) and its numerical rank.
-std::string gaussian_csv(const std::vector<reduce::GaussianFrame>& frames, Index d, double rank_tol) {
+std::string gaussian_csv(const std::vector<reduce::GaussianFrame>& frames, Index d,
+                         double rank_tol) {
   std::ostringstream out;
   out << "t";
   for (Index i = 0; i < d; ++i) out << ",mean_" << i;
@@ -38,7 +39,8 @@ std::string gaussian_csv(const std::vector<reduce::GaussianFrame>& frames, Index
       for (Index j = i; j < d; ++j) out << "," << format_number(f.cov(i, j));
     out << "," << format_number(trace);
     for (Index i = 0; i < d; ++i)
-      for (Index j = i; j < d; ++j) out << "," << format_number(trace > 0.0 ? f.cov(i, j) / trace : 0.0);
+      for (Index j = i; j < d; ++j)
+        out << "," << format_number(trace > 0.0 ? f.cov(i, j) / trace : 0.0);
     for (Index i = 0; i < d; ++i) out << "," << format_number(spec.eigenvalues(i));
     out << "," << spec.rank << "\n";
   }
@@ -49,7 +51,8 @@ std::string gaussian_csv(const std::vector<reduce::GaussianFrame>& frames, Index
 
 Action add_gaussian_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
-      "gaussian", "Solve the Gaussian reduction (m, Sigma) of a run configuration ([C]) -> gaussian.csv");
+      "gaussian",
+      "Solve the Gaussian reduction (m, Sigma) of a run configuration ([C]) -> gaussian.csv");
   struct Options {
     std::string config;
     std::string outdir;
@@ -57,9 +60,10 @@ Action add_gaussian_command(CLI::App& app) {
     bool quiet = false;
   };
   auto opt = std::make_shared<Options>();
-  cmd->add_option("config", opt->config,
-                  "TOML run configuration: euclidean geometry, kernel softmax/l2/sinkhorn, init.kind = "
-                  "\"gaussian\" (mean, cov); optional [gaussian] rank_tol, blowup_ratio")
+  cmd->add_option(
+         "config", opt->config,
+         "TOML run configuration: euclidean geometry, kernel softmax/l2/sinkhorn, init.kind = "
+         "\"gaussian\" (mean, cov); optional [gaussian] rank_tol, blowup_ratio")
       ->required();
   cmd->add_option("-o,--output", opt->outdir, "output directory")->required();
   cmd->add_option("--set", opt->overrides, "override a key: section.key=value (repeatable)");
@@ -101,25 +105,26 @@ Action add_gaussian_command(CLI::App& app) {
     if (!frames.empty()) {
       const reduce::GaussianFrame& last = frames.back();
       const reduce::NormalizedSpectrum spec = reduce::normalized_spectrum(last.cov, cfg.rank_tol);
-      summary["final"] = {{"t", last.t},
-                          {"trace", last.cov.trace()},
-                          {"rank", spec.rank},
-                          {"normalized_eigenvalues", std::vector<double>(spec.eigenvalues.data(),
-                                                                         spec.eigenvalues.data() + d)},
-                          {"mean", std::vector<double>(last.mean.data(), last.mean.data() + d)}};
+      summary["final"] = {
+          {"t", last.t},
+          {"trace", last.cov.trace()},
+          {"rank", spec.rank},
+          {"normalized_eigenvalues",
+           std::vector<double>(spec.eigenvalues.data(), spec.eigenvalues.data() + d)},
+          {"mean", std::vector<double>(last.mean.data(), last.mean.data() + d)}};
     }
     io::write_json_atomic(out / "summary.json", summary);
     if (!opt->quiet) {
-      std::cout << "wrote " << (out / "gaussian.csv").string() << " and " << (out / "summary.json").string()
-                << " (" << frames.size() << " frames)\n";
+      std::cout << "wrote " << (out / "gaussian.csv").string() << " and "
+                << (out / "summary.json").string() << " (" << frames.size() << " frames)\n";
       if (sol.blowup_time)
         std::cout << "blow-up: the covariance diverges at t* = " << format_number(*sol.blowup_time)
-                  << " (tr Sigma exceeded " << format_number(cfg.blowup_ratio) << " x tr Sigma(0) at t = "
-                  << format_number(*sol.blowup_detected_at) << ")\n";
+                  << " (tr Sigma exceeded " << format_number(cfg.blowup_ratio)
+                  << " x tr Sigma(0) at t = " << format_number(*sol.blowup_detected_at) << ")\n";
       else if (!frames.empty())
         std::cout << "final rank of Sigma/tr Sigma (eigenvalues > " << format_number(cfg.rank_tol)
-                  << "): " << summary["final"]["rank"] << ", tr Sigma = " << format_number(frames.back().cov.trace())
-                  << "\n";
+                  << "): " << summary["final"]["rank"]
+                  << ", tr Sigma = " << format_number(frames.back().cov.trace()) << "\n";
     }
     return 0;
   };

@@ -18,6 +18,8 @@ Action add_w2_command(CLI::App& app) {
   struct Options {
     std::string a, b, method = "exact", output;
     double epsilon = 1e-2;
+    double tol = 1e-8;
+    int max_iters = 20000;
     int projections = 200;
     std::uint64_t seed = 0;
     int threads = 0;
@@ -32,6 +34,8 @@ Action add_w2_command(CLI::App& app) {
       "(per sequence position, causal runs)");
   cmd->add_option("--epsilon", opt->epsilon,
                   "sinkhorn: entropic regularisation (squared-distance units)");
+  cmd->add_option("--tol", opt->tol, "sinkhorn: stop at this marginal error (reported as marginal_error)");
+  cmd->add_option("--max-iters", opt->max_iters, "sinkhorn: iterations per annealing stage");
   cmd->add_option("--projections", opt->projections, "sliced: number of random directions");
   cmd->add_option("--seed", opt->seed, "sliced: seed of the directions");
   cmd->add_option("-o,--output", opt->output, "write the JSON here (atomically) instead of stdout");
@@ -43,6 +47,12 @@ Action add_w2_command(CLI::App& app) {
     analysis::W2Options w2;
     w2.method = analysis::w2_method_from_name(opt->method, "--method");
     w2.sinkhorn.epsilon = opt->epsilon;
+    w2.sinkhorn.tol = opt->tol;
+    w2.sinkhorn.max_iters = opt->max_iters;
+    if (!(opt->tol > 0.0) || !std::isfinite(opt->tol))
+      throw InputError("--tol", "must be finite and > 0, got " + format_number(opt->tol));
+    if (opt->max_iters < 1)
+      throw InputError("--max-iters", "must be at least 1, got " + std::to_string(opt->max_iters));
     if (!(opt->epsilon > 0.0) || !std::isfinite(opt->epsilon))
       throw InputError("--epsilon", "must be finite and > 0, got " + format_number(opt->epsilon));
     if (opt->projections < 1)
@@ -73,7 +83,10 @@ Action add_w2_command(CLI::App& app) {
     out["a"] = a.key();
     out["b"] = b.key();
     out["method"] = analysis::w2_method_name(w2.method);
-    if (w2.method == analysis::W2Method::sinkhorn) out["epsilon"] = w2.sinkhorn.epsilon;
+    if (w2.method == analysis::W2Method::sinkhorn) {
+      out["epsilon"] = w2.sinkhorn.epsilon;
+      out["tol"] = w2.sinkhorn.tol;
+    }
     if (w2.method == analysis::W2Method::sliced) {
       out["projections"] = w2.projections;
       out["seed"] = w2.seed;

@@ -27,7 +27,7 @@ class Dynamics : public OdeSystem {
   explicit Dynamics(AttentionField field, std::vector<double> radii = {});
 
   Geometry geometry() const { return field_.model().geometry; }
-  Normalization normalization() const { return field_.model().normalization; }
+  Normalization normalization() const { return effective_normalization(field_.model()); }
   const AttentionField& field() const { return field_; }
   /// Sets time-dependent weights to their values at t (for observers).
   void set_time(double t) { field_.set_time(t); }

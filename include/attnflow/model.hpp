@@ -21,6 +21,7 @@ enum class Geometry { euclidean, sphere };
 /// x_i = r_i θ_i with θ_i on the sphere; attention acts on directions, A_i = Σ_j a_ij V θ_j, and
 /// θ̇_i = P⊥_{θ_i} A_i / s_i with the scheme's speed s_i and radius equation (SPEC §1 table).
 enum class Normalization {
+  from_geometry,  ///< the default: post_ln on the sphere, none in R^d (see effective_normalization)
   none,          ///< no normalisation: ẋ = A(x) in R^d ([C])
   post_ln,       ///< s = 1, ṙ = 0: the sphere model ẋ = P⊥_x A(x) ([B], [R])
   pre_ln,        ///< s = r, ṙ = ⟨θ, A⟩: ẋ = A(θ)
@@ -61,7 +62,7 @@ struct Model {
   /// above then hold the values at t = 0.
   std::shared_ptr<const ModelSchedule> schedule;
 
-  Normalization normalization = Normalization::post_ln;  ///< see Normalization
+  Normalization normalization = Normalization::from_geometry;  ///< see Normalization
   double mix_tau = 1.0;     ///< mix_ln: time at which Post-LN switches to Pre-LN
   double ngpt_alpha = 1.0;  ///< ngpt: step size α of the normalised update
   double noise = 0.0;       ///< temperature 1/κ: dX = F dt + √(2/κ) dW ([R] §7); 0 = deterministic
@@ -83,7 +84,11 @@ Model identity_model(Index d, double beta, KernelKind kernel = KernelKind::softm
 /// ("model.V", or "model.heads[1].V" when the heads were given as a list) with what is allowed.
 void validate_model(const Model& model, Index d, bool heads_listed = false);
 
-/// "none", "post_ln", "pre_ln", "mix_ln", "peri_ln", "ngpt", "sqrt_scaling".
+/// The scheme a model runs: its normalization, with from_geometry resolved (sphere: post_ln,
+/// euclidean: none).
+Normalization effective_normalization(const Model& model);
+
+/// "none", "post_ln", "pre_ln", "mix_ln", "peri_ln", "ngpt", "sqrt_scaling" ("from_geometry" for the default).
 std::string_view normalization_name(Normalization normalization);
 
 /// Looks a scheme up by name; throws InputError(key, "unknown ... allowed: ...").

@@ -22,7 +22,7 @@ struct ObservableInfo {
 };
 
 /// Every scalar observable, in display order. The HDF5 dataset is /<name>.
-inline constexpr std::array<ObservableInfo, 11> kObservables{{
+inline constexpr std::array<ObservableInfo, 15> kObservables{{
     {"energy", "E = 1/(2 beta) sum_h  sum_ij w_i w_j exp(beta <Q_h x_i, K_h x_j>)  [R] E_beta", true, false},
     {"energy_b", "1/2 sum_h sum_ij w_i w_j exp(<x_i, D_h x_j>), D_h = beta Q_h^T K_h  [B]", true, false},
     {"energy_rate", "dE/dt = sum_i <grad_i E, dx_i/dt>: the exact dissipation along the run", true, false},
@@ -36,6 +36,12 @@ inline constexpr std::array<ObservableInfo, 11> kObservables{{
     {"gaussian_mean_error", "|token mean - m(t)|, m(t) the mean of the Gaussian solution  [C]", true, false},
     {"gaussian_cov_error", "|token cov - Sigma(t)|_F, Sigma(t) the covariance of the Gaussian solution  [C]", true,
      false},
+    {"speed", "|dx/dt|_{L2(mu)} = (sum_i w_i |dx_i/dt|^2)^(1/2): ds/dt of the normalised-gradient time  [R]", false,
+     false},
+    {"largest_cluster", "mass of the largest component of <x_i,x_j> > 1 - delta", false, false},
+    {"stationarity", "max_i |P_perp grad Z(x_i)|, Z(x) = sum_j w_j exp(<x, D x_j>): [B] residual (one head, D sym.)",
+     true, false},
+    {"anisotropy", "lambda_max / trace of sum_i w_i x_i x_i^T (1/d isotropic, 1 rank one)", false, false},
 }};
 
 /// "energy, energy_b, ...": the allowed names, for messages and help.

@@ -307,7 +307,7 @@ py::dict model_info(py::handle spec, Index d) {
   py::dict out;
   out["geometry"] = std::string(geometry_name(m.geometry));
   out["kernel"] = std::string(kernel_info(m.kernel).name);
-  out["normalization"] = std::string(normalization_name(m.normalization));
+  out["normalization"] = std::string(normalization_name(effective_normalization(m)));
   out["beta"] = m.beta;
   out["causal"] = m.causal;
   out["heads"] = heads;
@@ -373,7 +373,7 @@ py::dict simulate(py::handle config, py::handle x0, py::handle weights, py::hand
   }
 
   const auto frames = static_cast<py::ssize_t>(std::count(cfg.output.record.begin(), cfg.output.record.end(), true));
-  const Normalization scheme = cfg.model.normalization;
+  const Normalization scheme = effective_normalization(cfg.model);
   const bool with_radius = scheme != Normalization::none && scheme != Normalization::post_ln;
   py::array_t<double> t_out({frames});
   py::array_t<double> x_out(cfg.output.trajectory ? std::vector<py::ssize_t>{frames, n, d}

@@ -87,44 +87,63 @@ ClusterSummary clusters_spatial(const Matrix& x, double delta) {
   // A linked pair has |x̂_i − x̂_j|² = |x̂_i|² + |x̂_j|² − 2⟨x̂_i, x̂_j⟩ < 2δ (|x̂| ≤ 1, zero rows
   // included), so each coordinate differs by less than √(2δ): with cells of side h ≥ √(2δ) both
   // tokens lie in the same or adjacent cells. The margin 1e-9 absorbs the rounding of the computed
-  // dot product (≤ 4u) and of the normalisation, so no pair the exact method links is missed.
+  // dot product (≤ 4u) and of the normalisation, so no pair the exact method links is missed; it
+  // also bounds 1/h ≤ 31623, so each cell coordinate fits in 21 bits of a 64-bit key.
   const double h = std::sqrt(2.0 * delta + 1e-9);
-  using Cell = std::array<std::int64_t, 3>;
-  std::vector<Cell> cell(static_cast<std::size_t>(n), Cell{0, 0, 0});
-  for (Index i = 0; i < n; ++i)
-    for (Index c = 0; c < d; ++c)
-      cell[static_cast<std::size_t>(i)][static_cast<std::size_t>(c)] =
-          static_cast<std::int64_t>(std::floor(u(i, c) / h));
+  constexpr std::int64_t kOffset = std::int64_t{1} << 20;
+  auto key_of = [](const std::array<std::int64_t, 3>& c) {
+    return static_cast<std::uint64_t>(c[0] + kOffset) | (static_cast<std::uint64_t>(c[1] + kOffset) << 21) |
+           (static_cast<std::uint64_t>(c[2] + kOffset) << 42);
+  };
+  std::vector<std::array<std::int64_t, 3>> cell(static_cast<std::size_t>(n), {0, 0, 0});
+  std::vector<std::uint64_t> key(static_cast<std::size_t>(n));
+  for (Index i = 0; i < n; ++i) {
+    auto& c = cell[static_cast<std::size_t>(i)];
+    for (Index k = 0; k < d; ++k) c[static_cast<std::size_t>(k)] = static_cast<std::int64_t>(std::floor(u(i, k) / h));
+    key[static_cast<std::size_t>(i)] = key_of(c);
+  }
   std::vector<Index> order(static_cast<std::size_t>(n));
   std::iota(order.begin(), order.end(), Index{0});
   std::sort(order.begin(), order.end(), [&](Index a, Index b) {
-    const Cell& ca = cell[static_cast<std::size_t>(a)];
-    const Cell& cb = cell[static_cast<std::size_t>(b)];
-    return ca != cb ? ca < cb : a < b;
+    const std::uint64_t ka = key[static_cast<std::size_t>(a)], kb = key[static_cast<std::size_t>(b)];
+    return ka != kb ? ka < kb : a < b;
   });
-  std::vector<Cell> sorted_cells(order.size());
-  for (std::size_t k = 0; k < order.size(); ++k)
-    sorted_cells[k] = cell[static_cast<std::size_t>(order[k])];
+  // Occupied cells in key order, each a range [begin, end) of `order`.
+  std::vector<std::uint64_t> cell_key;
+  std::vector<std::size_t> cell_begin;
+  for (std::size_t k = 0; k < order.size(); ++k) {
+    const std::uint64_t kk = key[static_cast<std::size_t>(order[k])];
+    if (cell_key.empty() || cell_key.back() != kk) {
+      cell_key.push_back(kk);
+      cell_begin.push_back(k);
+    }
+  }
+  cell_begin.push_back(order.size());
 
   DisjointSets sets(n);
   std::int64_t linked_pairs = 0;
+  auto test = [&](Index i, Index j) {
+    // The same expression, operands in the same order (smaller index first), as clusters().
+    const Index a = std::min(i, j), b = std::max(i, j);
+    if (u.row(a).dot(u.row(b)) > threshold) {
+      ++linked_pairs;
+      sets.unite(a, b);
+    }
+  };
   const int reach[3] = {d > 0 ? 1 : 0, d > 1 ? 1 : 0, d > 2 ? 1 : 0};
-  for (Index i = 0; i < n; ++i) {
-    const Cell& ci = cell[static_cast<std::size_t>(i)];
+  for (std::size_t ca = 0; ca < cell_key.size(); ++ca) {
+    const auto& c = cell[static_cast<std::size_t>(order[cell_begin[ca]])];
     for (int a = -reach[0]; a <= reach[0]; ++a)
       for (int b = -reach[1]; b <= reach[1]; ++b)
-        for (int c = -reach[2]; c <= reach[2]; ++c) {
-          const Cell key{ci[0] + a, ci[1] + b, ci[2] + c};
-          auto it = std::lower_bound(sorted_cells.begin(), sorted_cells.end(), key);
-          for (; it != sorted_cells.end() && *it == key; ++it) {
-            const Index j = order[static_cast<std::size_t>(it - sorted_cells.begin())];
-            if (j <= i) continue;
-            // The same expression, operands in the same order, as clusters(): the same decision.
-            if (u.row(i).dot(u.row(j)) > threshold) {
-              ++linked_pairs;
-              sets.unite(i, j);
-            }
-          }
+        for (int e = -reach[2]; e <= reach[2]; ++e) {
+          const std::uint64_t kb = key_of({c[0] + a, c[1] + b, c[2] + e});
+          if (kb < cell_key[ca]) continue;  // each pair of cells once
+          const auto it = std::lower_bound(cell_key.begin(), cell_key.end(), kb);
+          if (it == cell_key.end() || *it != kb) continue;
+          const auto cb = static_cast<std::size_t>(it - cell_key.begin());
+          for (std::size_t p = cell_begin[ca]; p < cell_begin[ca + 1]; ++p)
+            for (std::size_t q = cb == ca ? p + 1 : cell_begin[cb]; q < cell_begin[cb + 1]; ++q)
+              test(order[p], order[q]);
         }
   }
   return summarise(sets, n, linked_pairs);

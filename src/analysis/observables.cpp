@@ -1,8 +1,12 @@
 #include "attnflow/observables.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
+#include "attnflow/analysis/metastability.hpp"
+#include "attnflow/analysis/spectra.hpp"
+#include "attnflow/analysis/stationary.hpp"
 #include "attnflow/energy.hpp"
 #include "attnflow/error.hpp"
 #include "attnflow/reduce/gaussian.hpp"
@@ -30,6 +34,7 @@ void validate_observables(const std::vector<std::string>& names, const Model& mo
       throw InputError(key, "'" + name + "' is defined for unmasked attention only (model.causal = true)");
     if (found->needs_sinkhorn && model.kernel != KernelKind::sinkhorn)
       throw InputError(key, "'" + name + "' is defined for kernel = \"sinkhorn\" only");
+    if (name == "stationarity") analysis::interaction_matrix(model, key);  // one head, D symmetric
     if (is_gaussian_observable(name)) {
       const bool kernel_ok = model.kernel == KernelKind::softmax || model.kernel == KernelKind::l2 ||
                              model.kernel == KernelKind::sinkhorn;
@@ -71,6 +76,22 @@ std::vector<double> ObservableSet::evaluate(double t, const Matrix& x, Dynamics&
                                           : last_clusters_->pair_fraction);
     } else if (name == "mean_cosine") {
       values.push_back(mean_cosine(x));
+    } else if (name == "speed") {
+      Matrix v;
+      dynamics.velocity(t, x, v);
+      values.push_back(analysis::l2_speed(v, field.weights()));
+    } else if (name == "largest_cluster") {
+      if (!last_clusters_) last_clusters_ = clusters(x, threshold_);
+      std::vector<double> mass(static_cast<std::size_t>(last_clusters_->count), 0.0);
+      for (std::size_t i = 0; i < last_clusters_->labels.size(); ++i)
+        mass[static_cast<std::size_t>(last_clusters_->labels[i])] += field.weights()[i];
+      values.push_back(mass.empty() ? 0.0 : *std::max_element(mass.begin(), mass.end()));
+    } else if (name == "stationarity") {
+      values.push_back(
+          analysis::stationarity_residual(analysis::interaction_matrix(field.model(), "output.observables"), measure)
+              .residual);
+    } else if (name == "anisotropy") {
+      values.push_back(analysis::gram_spectra(measure).second_moment.anisotropy);
     } else if (is_gaussian_observable(name)) {
       // The reference frame at this output time (hit exactly by the integrators), if any.
       std::size_t k = 0;

@@ -10,15 +10,21 @@ namespace attnflow {
 Model identity_model(Index d, double beta, KernelKind kernel, Geometry geometry) {
   Model m;
   m.geometry = geometry;
-  m.normalization = geometry == Geometry::sphere ? Normalization::post_ln : Normalization::none;
   m.kernel = kernel;
   m.beta = beta;
   m.heads.push_back(Head{Matrix::Identity(d, d), Matrix::Identity(d, d), Matrix::Identity(d, d), Matrix()});
   return m;
 }
 
+Normalization effective_normalization(const Model& model) {
+  if (model.normalization != Normalization::from_geometry) return model.normalization;
+  return model.geometry == Geometry::sphere ? Normalization::post_ln : Normalization::none;
+}
+
 std::string_view normalization_name(Normalization normalization) {
   switch (normalization) {
+    case Normalization::from_geometry:
+      return "from_geometry";
     case Normalization::none:
       return "none";
     case Normalization::post_ln:
@@ -74,9 +80,9 @@ void validate_model(const Model& model, Index d, bool heads_listed) {
                                                  std::to_string(model.sinkhorn_iters));
   if (!std::isfinite(model.sinkhorn_tol) || model.sinkhorn_tol <= 0.0)
     throw InputError("model.sinkhorn_tol", "must be finite and > 0, got " + format_number(model.sinkhorn_tol));
-  if (model.geometry == Geometry::sphere && model.normalization == Normalization::none)
+  if (model.geometry == Geometry::sphere && effective_normalization(model) == Normalization::none)
     throw InputError("model.normalization", "'none' leaves the sphere; use geometry = \"euclidean\" for no normalisation");
-  if (model.geometry == Geometry::euclidean && model.normalization == Normalization::post_ln)
+  if (model.geometry == Geometry::euclidean && effective_normalization(model) == Normalization::post_ln)
     throw InputError("model.normalization", "'post_ln' keeps tokens on the sphere; use geometry = \"sphere\"");
   if (!std::isfinite(model.mix_tau) || model.mix_tau < 0.0)
     throw InputError("model.mix_tau", "must be finite and >= 0, got " + format_number(model.mix_tau));

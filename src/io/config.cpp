@@ -31,7 +31,6 @@ Model parse_model(const toml::table* t, const MatrixContext& ctx) {
                            "noise_seed"});
   if (const auto* n = t->get("geometry")) m.geometry = geometry_from_name(to_string(*n, "model.geometry"), "model.geometry");
   // Default scheme: the one the geometry implies (sphere: Post-LN, R^d: none).
-  m.normalization = m.geometry == Geometry::sphere ? Normalization::post_ln : Normalization::none;
   if (const auto* n = t->get("normalization"))
     m.normalization = normalization_from_name(to_string(*n, "model.normalization"), "model.normalization");
   if (const auto* n = t->get("mix_tau")) m.mix_tau = to_number(*n, "model.mix_tau");
@@ -274,7 +273,7 @@ RunConfig parse_config(const std::string& text, const std::vector<std::string>& 
     // Mix-LN switches equations at τ: the ODE integrators stop there exactly (an unrecorded stop);
     // euler layers switch at the first layer that starts at or after τ.
     const double tau = cfg.model.mix_tau;
-    if (cfg.model.normalization == Normalization::mix_ln && cfg.integrate.method != Method::euler &&
+    if (effective_normalization(cfg.model) == Normalization::mix_ln && cfg.integrate.method != Method::euler &&
         !out.times.empty() && tau > out.times.back() && tau < t && tau < cfg.t_end) {
       out.times.push_back(tau);
       out.record.push_back(false);
@@ -301,9 +300,9 @@ RunConfig parse_config(const std::string& text, const std::vector<std::string>& 
   rm.insert("kernel", std::string(kernel_info(cfg.model.kernel).name));
   rm.insert("beta", cfg.model.beta);
   rm.insert("causal", cfg.model.causal);
-  rm.insert("normalization", std::string(normalization_name(cfg.model.normalization)));
-  if (cfg.model.normalization == Normalization::mix_ln) rm.insert("mix_tau", cfg.model.mix_tau);
-  if (cfg.model.normalization == Normalization::ngpt) rm.insert("ngpt_alpha", cfg.model.ngpt_alpha);
+  rm.insert("normalization", std::string(normalization_name(effective_normalization(cfg.model))));
+  if (effective_normalization(cfg.model) == Normalization::mix_ln) rm.insert("mix_tau", cfg.model.mix_tau);
+  if (effective_normalization(cfg.model) == Normalization::ngpt) rm.insert("ngpt_alpha", cfg.model.ngpt_alpha);
   if (cfg.model.noise > 0.0) {
     rm.insert("noise", cfg.model.noise);
     rm.insert("noise_seed", static_cast<std::int64_t>(cfg.model.noise_seed));

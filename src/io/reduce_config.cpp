@@ -18,7 +18,8 @@ using namespace toml_util;
 
 std::string read_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError("config", "cannot read '" + path.string() + "': no such file or not readable");
+  if (!in)
+    throw InputError("config", "cannot read '" + path.string() + "': no such file or not readable");
   std::stringstream buffer;
   buffer << in.rdbuf();
   return buffer.str();
@@ -45,9 +46,11 @@ void resolve_output_times(const toml::table* output, double t_end, std::vector<d
       if (times.empty()) throw InputError("output.times", "must list at least one time");
       for (std::size_t i = 0; i < times.size(); ++i) {
         if (times[i] < 0.0 || times[i] > t_end)
-          throw InputError("output.times", "must lie in [0, integrate.t_end] = [0, " + number_text(t_end) +
-                                               "], got " + number_text(times[i]));
-        if (i > 0 && times[i] <= times[i - 1]) throw InputError("output.times", "must be strictly increasing");
+          throw InputError("output.times", "must lie in [0, integrate.t_end] = [0, " +
+                                               number_text(t_end) + "], got " +
+                                               number_text(times[i]));
+        if (i > 0 && times[i] <= times[i - 1])
+          throw InputError("output.times", "must be strictly increasing");
       }
     }
   }
@@ -89,13 +92,15 @@ std::vector<int> to_int_vector(const toml::node& n, const std::string& key) {
 // ---------------------------------------------------------------------------------------------
 // gaussian
 
-GaussianRunConfig parse_gaussian_config(const std::string& text, const std::vector<std::string>& overrides,
+GaussianRunConfig parse_gaussian_config(const std::string& text,
+                                        const std::vector<std::string>& overrides,
                                         const std::filesystem::path& base_dir) {
   toml::table root = parse_toml(text);
   std::vector<std::string> run_overrides;
   toml::table extra;
   if (const auto* n = root.get("gaussian")) {
-    if (!n->is_table()) throw InputError("gaussian", "must be a table ([gaussian]), got " + type_name(*n));
+    if (!n->is_table())
+      throw InputError("gaussian", "must be a table ([gaussian]), got " + type_name(*n));
     extra.insert("gaussian", *n->as_table());
   }
   for (const std::string& o : overrides) {
@@ -120,13 +125,16 @@ GaussianRunConfig parse_gaussian_config(const std::string& text, const std::vect
     if (const auto* n = g->get("blowup_ratio")) {
       cfg.blowup_ratio = finite_number(*n, "gaussian.blowup_ratio");
       if (cfg.blowup_ratio <= 1.0)
-        throw InputError("gaussian.blowup_ratio", "must be finite and > 1, got " + number_text(cfg.blowup_ratio));
+        throw InputError("gaussian.blowup_ratio",
+                         "must be finite and > 1, got " + number_text(cfg.blowup_ratio));
     }
   }
   const RunConfig& run = cfg.run;
   if (run.init.kind != "gaussian")
-    throw InputError("init.kind", "the Gaussian reduction starts from init.kind = \"gaussian\" (init.mean, "
-                                  "init.cov), got '" + run.init.kind + "'");
+    throw InputError("init.kind",
+                     "the Gaussian reduction starts from init.kind = \"gaussian\" (init.mean, "
+                     "init.cov), got '" +
+                         run.init.kind + "'");
   reduce::validate_gaussian_model(run.model);
   reduce::validate_covariance(run.init.cov, run.init.mean.size(), "init.cov");
   toml::table g;
@@ -145,13 +153,16 @@ GaussianRunConfig load_gaussian_config(const std::filesystem::path& path,
 // ---------------------------------------------------------------------------------------------
 // circle
 
-CircleConfig parse_circle_config(const std::string& text, const std::vector<std::string>& overrides) {
+CircleConfig parse_circle_config(const std::string& text,
+                                 const std::vector<std::string>& overrides) {
   toml::table root = parse_toml(text);
   for (const std::string& o : overrides) apply_override(root, o);
   for (const auto& [key, node] : root) {
     const std::string_view k = key.str();
-    if (k != "model" && k != "init" && k != "grid" && k != "particles" && k != "integrate" && k != "output")
-      throw InputError(std::string(k), "unknown section; allowed: model, init, grid, particles, integrate, output");
+    if (k != "model" && k != "init" && k != "grid" && k != "particles" && k != "integrate" &&
+        k != "output")
+      throw InputError(std::string(k),
+                       "unknown section; allowed: model, init, grid, particles, integrate, output");
   }
   CircleConfig cfg;
   if (const toml::table* t = section_table(root, "model")) {
@@ -159,9 +170,11 @@ CircleConfig parse_circle_config(const std::string& text, const std::vector<std:
     if (const auto* n = t->get("geometry")) {
       const std::string g = to_string(*n, "model.geometry");
       if (g != "circle")
-        throw InputError("model.geometry", "attnflow circle simulates geometry = \"circle\", got '" + g + "'");
+        throw InputError("model.geometry",
+                         "attnflow circle simulates geometry = \"circle\", got '" + g + "'");
     }
-    if (const auto* n = t->get("kernel")) cfg.kernel = kernel_from_name(to_string(*n, "model.kernel"), "model.kernel");
+    if (const auto* n = t->get("kernel"))
+      cfg.kernel = kernel_from_name(to_string(*n, "model.kernel"), "model.kernel");
     if (const auto* n = t->get("beta")) cfg.beta = to_number(*n, "model.beta");
   }
   reduce::validate_circle_model(cfg.kernel, cfg.beta);
@@ -169,7 +182,8 @@ CircleConfig parse_circle_config(const std::string& text, const std::vector<std:
   reduce::CircleDensity& d = cfg.density;
   std::string kind = "perturbed_uniform";
   if (const toml::table* t = section_table(root, "init")) {
-    check_keys(*t, "init", {"kind", "modes", "amplitudes", "phases", "centers", "kappas", "weights"});
+    check_keys(*t, "init",
+               {"kind", "modes", "amplitudes", "phases", "centers", "kappas", "weights"});
     if (const auto* n = t->get("kind")) kind = to_string(*n, "init.kind");
     if (kind == "perturbed_uniform") {
       d.kind = reduce::CircleDensity::Kind::perturbed_uniform;
@@ -183,12 +197,14 @@ CircleConfig parse_circle_config(const std::string& text, const std::vector<std:
       d.kind = reduce::CircleDensity::Kind::von_mises;
       for (std::string_view k : {"modes", "amplitudes", "phases"})
         if (t->contains(k))
-          throw InputError("init." + std::string(k), "belongs to init.kind = \"perturbed_uniform\"");
+          throw InputError("init." + std::string(k),
+                           "belongs to init.kind = \"perturbed_uniform\"");
       if (const auto* n = t->get("centers")) d.centers = to_vector(*n, "init.centers");
       if (const auto* n = t->get("kappas")) d.kappas = to_vector(*n, "init.kappas");
       if (const auto* n = t->get("weights")) d.weights = to_vector(*n, "init.weights");
     } else {
-      throw InputError("init.kind", "unknown kind '" + kind + "'; allowed: perturbed_uniform, von_mises");
+      throw InputError("init.kind",
+                       "unknown kind '" + kind + "'; allowed: perturbed_uniform, von_mises");
     }
   }
   reduce::validate_circle_density(d);
@@ -204,8 +220,9 @@ CircleConfig parse_circle_config(const std::string& text, const std::vector<std:
     if (const auto* n = t->get("cfl")) {
       cfg.cfl = finite_number(*n, "grid.cfl");
       if (cfg.cfl <= 0.0 || cfg.cfl > 0.5)
-        throw InputError("grid.cfl", "must lie in (0, 0.5] (positivity needs dt max|u| <= dx/2), got " +
-                                         number_text(cfg.cfl));
+        throw InputError("grid.cfl",
+                         "must lie in (0, 0.5] (positivity needs dt max|u| <= dx/2), got " +
+                             number_text(cfg.cfl));
     }
   }
   reduce::validate_circle_cells(cfg.beta, cfg.cells);
@@ -223,7 +240,8 @@ CircleConfig parse_circle_config(const std::string& text, const std::vector<std:
       }
       for (std::int64_t c : counts) {
         if (c < 1 || c > 1'000'000)
-          throw InputError("particles.n", "particle numbers must lie in [1, 1000000], got " + std::to_string(c));
+          throw InputError("particles.n",
+                           "particle numbers must lie in [1, 1000000], got " + std::to_string(c));
         p.counts.push_back(c);
       }
     }
@@ -235,7 +253,8 @@ CircleConfig parse_circle_config(const std::string& text, const std::vector<std:
     if (const auto* n = t->get("sampling")) {
       const std::string s = to_string(*n, "particles.sampling");
       if (s != "random" && s != "quantile")
-        throw InputError("particles.sampling", "unknown sampling '" + s + "'; allowed: random, quantile");
+        throw InputError("particles.sampling",
+                         "unknown sampling '" + s + "'; allowed: random, quantile");
       p.quantile = s == "quantile";
     }
     if (const auto* n = t->get("method"))
@@ -248,11 +267,14 @@ CircleConfig parse_circle_config(const std::string& text, const std::vector<std:
     check_keys(*t, "integrate", {"t_end", "max_steps"});
     if (const auto* n = t->get("t_end")) {
       cfg.t_end = finite_number(*n, "integrate.t_end");
-      if (cfg.t_end < 0.0) throw InputError("integrate.t_end", "must be finite and >= 0, got " + number_text(cfg.t_end));
+      if (cfg.t_end < 0.0)
+        throw InputError("integrate.t_end",
+                         "must be finite and >= 0, got " + number_text(cfg.t_end));
     }
     if (const auto* n = t->get("max_steps")) {
       const std::int64_t v = to_integer(*n, "integrate.max_steps");
-      if (v < 1) throw InputError("integrate.max_steps", "must be at least 1, got " + std::to_string(v));
+      if (v < 1)
+        throw InputError("integrate.max_steps", "must be at least 1, got " + std::to_string(v));
       cfg.max_steps = static_cast<std::uint64_t>(v);
     }
   }
@@ -282,7 +304,8 @@ CircleConfig parse_circle_config(const std::string& text, const std::vector<std:
   return cfg;
 }
 
-CircleConfig load_circle_config(const std::filesystem::path& path, const std::vector<std::string>& overrides) {
+CircleConfig load_circle_config(const std::filesystem::path& path,
+                                const std::vector<std::string>& overrides) {
   return parse_circle_config(read_file(path), overrides);
 }
 
@@ -297,7 +320,8 @@ LongContextConfig parse_long_context_config(const std::string& text) {
   LongContextConfig cfg;
   const toml::table* t = section_table(root, "long_context");
   if (t == nullptr) throw InputError("long_context", "the sweep file needs a [long_context] table");
-  check_keys(*t, "long_context", {"rho", "n", "gamma", "gamma_over_critical", "residual", "particle_max_n"});
+  check_keys(*t, "long_context",
+             {"rho", "n", "gamma", "gamma_over_critical", "residual", "particle_max_n"});
   if (const auto* n = t->get("rho")) cfg.rho = finite_number(*n, "long_context.rho");
   if (const auto* n = t->get("n")) cfg.n = to_vector(*n, "long_context.n");
   if (const auto* n = t->get("gamma")) cfg.gamma = to_vector(*n, "long_context.gamma");
@@ -307,8 +331,9 @@ LongContextConfig parse_long_context_config(const std::string& text) {
   if (const auto* n = t->get("particle_max_n")) {
     const std::int64_t v = to_integer(*n, "long_context.particle_max_n");
     if (v < 0 || v > 4096)
-      throw InputError("long_context.particle_max_n", "must lie in [0, 4096] (the particle check costs n^3), got " +
-                                                          std::to_string(v));
+      throw InputError(
+          "long_context.particle_max_n",
+          "must lie in [0, 4096] (the particle check costs n^3), got " + std::to_string(v));
     cfg.particle_max_n = v;
   }
   return cfg;

@@ -79,7 +79,7 @@ nlohmann::json run_experiment(const RunConfig& config, const std::filesystem::pa
 
   const std::vector<std::string>& names = config.output.observables;
   // Schemes with radii (x = r θ) save |x_i| with the trajectory as /radius (T×N).
-  const Normalization scheme = config.model.normalization;
+  const Normalization scheme = effective_normalization(config.model);
   const bool save_radius = scheme != Normalization::none && scheme != Normalization::post_ln;
   std::vector<std::string> token_names;
   if (save_radius) token_names.emplace_back("radius");
@@ -127,7 +127,7 @@ nlohmann::json run_experiment(const RunConfig& config, const std::filesystem::pa
   summary["d"] = measure.d();
   summary["geometry"] = geometry_name(config.model.geometry);
   summary["kernel"] = kernel_info(config.model.kernel).name;
-  summary["normalization"] = normalization_name(config.model.normalization);
+  summary["normalization"] = normalization_name(effective_normalization(config.model));
   summary["beta"] = config.model.beta;
   summary["heads"] = config.model.heads.size();
   summary["method"] = method_name(config.integrate.method);

@@ -44,7 +44,8 @@ void check_keys(const toml::table& table, const std::string& section,
 const toml::table* section_table(const toml::table& root, const std::string& name) {
   const toml::node* n = root.get(name);
   if (n == nullptr) return nullptr;
-  if (!n->is_table()) throw InputError(name, "must be a table ([" + name + "]), got " + type_name(*n));
+  if (!n->is_table())
+    throw InputError(name, "must be a table ([" + name + "]), got " + type_name(*n));
   return n->as_table();
 }
 
@@ -107,12 +108,13 @@ Matrix to_matrix(const toml::node& n, const std::string& key) {
       if (cols == 0) throw InputError(key, "rows must not be empty");
       m.resize(static_cast<Index>(rows->size()), static_cast<Index>(cols));
     } else if (row->size() != cols) {
-      throw InputError(key, "rows must all have the same length: row 0 has " + std::to_string(cols) +
-                                " entries, row " + std::to_string(r) + " has " + std::to_string(row->size()));
+      throw InputError(key, "rows must all have the same length: row 0 has " +
+                                std::to_string(cols) + " entries, row " + std::to_string(r) +
+                                " has " + std::to_string(row->size()));
     }
     for (std::size_t c = 0; c < cols; ++c)
-      m(static_cast<Index>(r), static_cast<Index>(c)) =
-          finite_number(*row->get(c), key + "[" + std::to_string(r) + "][" + std::to_string(c) + "]");
+      m(static_cast<Index>(r), static_cast<Index>(c)) = finite_number(
+          *row->get(c), key + "[" + std::to_string(r) + "][" + std::to_string(c) + "]");
   }
   return m;
 }

@@ -18,26 +18,28 @@ namespace {
 constexpr double kTwoPi = 2.0 * std::numbers::pi;
 
 // 8-point Gauss–Legendre rule on [−1, 1] (Abramowitz & Stegun, Table 25.4).
-constexpr std::array<double, 8> kGlNodes{-0.9602898564975363, -0.7966664774136267, -0.5255324099163290,
-                                         -0.1834346424956498, 0.1834346424956498,  0.5255324099163290,
-                                         0.7966664774136267,  0.9602898564975363};
-constexpr std::array<double, 8> kGlWeights{0.1012285362903763, 0.2223810344533745, 0.3137066458778873,
-                                           0.3626837833783620, 0.3626837833783620, 0.3137066458778873,
-                                           0.2223810344533745, 0.1012285362903763};
+constexpr std::array<double, 8> kGlNodes{
+    -0.9602898564975363, -0.7966664774136267, -0.5255324099163290, -0.1834346424956498,
+    0.1834346424956498,  0.5255324099163290,  0.7966664774136267,  0.9602898564975363};
+constexpr std::array<double, 8> kGlWeights{
+    0.1012285362903763, 0.2223810344533745, 0.3137066458778873, 0.3626837833783620,
+    0.3626837833783620, 0.3137066458778873, 0.2223810344533745, 0.1012285362903763};
 
 /// ∫_a^b f by the 8-point Gauss–Legendre rule.
 template <typename F>
 double gauss_legendre(const F& f, double a, double b) {
   const double half = 0.5 * (b - a), mid = 0.5 * (a + b);
   double s = 0.0;
-  for (std::size_t q = 0; q < kGlNodes.size(); ++q) s += kGlWeights[q] * f(mid + half * kGlNodes[q]);
+  for (std::size_t q = 0; q < kGlNodes.size(); ++q)
+    s += kGlWeights[q] * f(mid + half * kGlNodes[q]);
   return s * half;
 }
 
 /// Slope of the monotonised-central (MC) limiter from the backward and forward differences.
 inline double mc_slope(double back, double forward) {
   if (back * forward <= 0.0) return 0.0;
-  const double m = std::min({2.0 * std::fabs(back), 2.0 * std::fabs(forward), 0.5 * std::fabs(back + forward)});
+  const double m =
+      std::min({2.0 * std::fabs(back), 2.0 * std::fabs(forward), 0.5 * std::fabs(back + forward)});
   return back > 0.0 ? m : -m;
 }
 
@@ -57,11 +59,14 @@ std::vector<double> uniform_weights_if_empty(std::vector<double> w, Index n) {
 
 void validate_circle_model(KernelKind kernel, double beta, const std::string& prefix) {
   if (kernel != KernelKind::softmax && kernel != KernelKind::usa)
-    throw InputError(prefix + ".kernel", "the circle dynamics is defined for softmax (SA) and usa ([R] eq. "
-                                         "(kuramoto)); allowed: softmax, usa");
+    throw InputError(prefix + ".kernel",
+                     "the circle dynamics is defined for softmax (SA) and usa ([R] eq. "
+                     "(kuramoto)); allowed: softmax, usa");
   if (!std::isfinite(beta) || beta < 0.0 || beta > kCircleMaxBeta)
-    throw InputError(prefix + ".beta", "must lie in [0, 700] (beta = 0 is the Kuramoto model; e^beta must "
-                                       "stay finite), got " + format_number(beta));
+    throw InputError(prefix + ".beta",
+                     "must lie in [0, 700] (beta = 0 is the Kuramoto model; e^beta must "
+                     "stay finite), got " +
+                         format_number(beta));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -92,7 +97,8 @@ void CircleParticles::velocity(double, const Matrix& x, Matrix& v) {
   for (Index i = 0; i < n; ++i) {
     double sum_c = 0.0, sum_s = 0.0, z = 0.0;
     for (Index j = 0; j < n; ++j) {
-      const double e = w[j] * std::exp(beta_ * (c[i] * c[j] + s[i] * s[j] - 1.0));  // w_j e^{β cos} e^{−β}
+      const double e =
+          w[j] * std::exp(beta_ * (c[i] * c[j] + s[i] * s[j] - 1.0));  // w_j e^{β cos} e^{−β}
       sum_c += e * c[j];
       sum_s += e * s[j];
       z += e;
@@ -106,17 +112,18 @@ void CircleParticles::velocity(double, const Matrix& x, Matrix& v) {
 // PDE
 
 Index circle_min_cells(double beta) {
-  return std::max<Index>(16, static_cast<Index>(std::ceil(8.0 * std::numbers::pi * std::sqrt(beta))));
+  return std::max<Index>(16,
+                         static_cast<Index>(std::ceil(8.0 * std::numbers::pi * std::sqrt(beta))));
 }
 
 void validate_circle_cells(double beta, Index cells) {
   const Index needed = circle_min_cells(beta);
   if (cells >= needed) return;
-  std::string message = "a grid of " + std::to_string(cells) + " cells is too coarse for beta = " +
-                        format_number(beta);
+  std::string message = "a grid of " + std::to_string(cells) +
+                        " cells is too coarse for beta = " + format_number(beta);
   if (beta > 0.0)
-    message += ": the kernel exp(beta cos) has width 1/sqrt(beta) = " + format_number(1.0 / std::sqrt(beta)) +
-               " rad and needs 4 cells across it";
+    message += ": the kernel exp(beta cos) has width 1/sqrt(beta) = " +
+               format_number(1.0 / std::sqrt(beta)) + " rad and needs 4 cells across it";
   message += "; use cells >= " + std::to_string(needed);
   throw InputError("grid.cells", message);
 }
@@ -159,6 +166,10 @@ CirclePde::CirclePde(KernelKind kernel, double beta, Index cells)
   validate_circle_model(kernel, beta);
   validate_circle_cells(beta, cells);
   fft_ = std::make_unique<Fft>(cells);
+  // The fastest linear growth rate Λ = max_m λ_m (λ_m peaks near m ≈ √(2β), docs §4.4).
+  const int m_max =
+      static_cast<int>(std::min<Index>(cells / 2, 64 + static_cast<Index>(8.0 * std::sqrt(beta))));
+  max_rate_ = circle_growth_rate(kernel, beta, circle_most_unstable_mode(kernel, beta, m_max));
   const double h = width_;
   const double b = beta_;
   // Kernels scaled by e^{−β} (USA multiplies back): offsets (m + ½)Δθ to faces, mΔθ to centres.
@@ -191,11 +202,13 @@ CirclePde::CirclePde(KernelKind kernel, double beta, Index cells)
 
 CirclePde::~CirclePde() = default;
 
-void CirclePde::convolve(const double* rho, const std::vector<std::complex<double>>& kernel_hat, double* out) {
+void CirclePde::convolve(const double* rho, const std::vector<std::complex<double>>& kernel_hat,
+                         double* out) {
   std::copy(rho, rho + cells_, fft_->real);
   fftw_execute(fft_->forward);
   for (std::size_t k = 0; k < kernel_hat.size(); ++k) {
-    const std::complex<double> z = std::complex<double>(fft_->spec[k][0], fft_->spec[k][1]) * kernel_hat[k];
+    const std::complex<double> z =
+        std::complex<double>(fft_->spec[k][0], fft_->spec[k][1]) * kernel_hat[k];
     fft_->spec[k][0] = z.real();
     fft_->spec[k][1] = z.imag();
   }
@@ -207,12 +220,14 @@ namespace {
 
 /// u = −(k∗ρ) e^β (USA) or −(k∗ρ)/(e^{βcos}∗ρ) (SA). The SA ratio is clamped to [−1, 1], its exact
 /// range (|k| ≤ e^{β cos}), which only removes FFT rounding where the denominator underflows.
-void finish_velocity(KernelKind kernel, double beta, const double* num, const double* den, double* u, Index n) {
+void finish_velocity(KernelKind kernel, double beta, const double* num, const double* den,
+                     double* u, Index n) {
   if (kernel == KernelKind::usa) {
     const double scale = std::exp(beta);
     for (Index k = 0; k < n; ++k) u[k] = -scale * num[k];
   } else {
-    for (Index k = 0; k < n; ++k) u[k] = den[k] > 0.0 ? std::clamp(-num[k] / den[k], -1.0, 1.0) : 0.0;
+    for (Index k = 0; k < n; ++k)
+      u[k] = den[k] > 0.0 ? std::clamp(-num[k] / den[k], -1.0, 1.0) : 0.0;
   }
 }
 
@@ -250,7 +265,9 @@ void CirclePde::velocity(double, const Matrix& x, Matrix& v) {
   }
   v.resize(n, 1);
   for (Index k = 0; k < n; ++k)
-    v(k, 0) = -(flux_[static_cast<std::size_t>(k)] - flux_[static_cast<std::size_t>((k + n - 1) % n)]) / width_;
+    v(k, 0) =
+        -(flux_[static_cast<std::size_t>(k)] - flux_[static_cast<std::size_t>((k + n - 1) % n)]) /
+        width_;
 }
 
 double CirclePde::stable_step(const Matrix& rho, double cfl) {
@@ -261,7 +278,9 @@ double CirclePde::stable_step(const Matrix& rho, double cfl) {
   return umax > 0.0 ? cfl * width_ / umax : std::numeric_limits<double>::infinity();
 }
 
-double CirclePde::mass(const Matrix& rho) const { return width_ * rho.sum(); }
+double CirclePde::mass(const Matrix& rho) const {
+  return width_ * rho.sum();
+}
 
 double CirclePde::energy(const Matrix& rho) {
   convolve(rho.data(), energy_centre_, work_.data());
@@ -274,12 +293,13 @@ double CirclePde::energy_rate(const Matrix& rho) {
   std::vector<double> u(static_cast<std::size_t>(cells_));
   centre_velocity(rho.data(), u.data());
   double s = 0.0;
-  for (Index k = 0; k < cells_; ++k) s += rho(k, 0) * u[static_cast<std::size_t>(k)] * u[static_cast<std::size_t>(k)];
+  for (Index k = 0; k < cells_; ++k)
+    s += rho(k, 0) * u[static_cast<std::size_t>(k)] * u[static_cast<std::size_t>(k)];
   return s * width_;
 }
 
-IntegrateStats integrate_ssprk3(CirclePde& pde, Matrix& rho, const std::vector<double>& times, double cfl,
-                                const Observer& observe, std::uint64_t max_steps) {
+IntegrateStats integrate_ssprk3(CirclePde& pde, Matrix& rho, const std::vector<double>& times,
+                                double cfl, const Observer& observe, std::uint64_t max_steps) {
   if (!(cfl > 0.0 && cfl <= 0.5))
     throw InputError("grid.cfl", "must lie in (0, 0.5] (positivity needs dt max|u| <= dx/2), got " +
                                      format_number(cfl));
@@ -290,7 +310,10 @@ IntegrateStats integrate_ssprk3(CirclePde& pde, Matrix& rho, const std::vector<d
   double t = times.front();
   for (std::size_t out = 1; out < times.size(); ++out) {
     while (t < times[out]) {
-      double dt = std::min(pde.stable_step(rho, cfl), times[out] - t);
+      // CFL, and Λ dt ≤ 0.05 with Λ the fastest linear growth rate: near the uniform state the
+      // velocities are small and the CFL bound alone would not resolve the exponential growth.
+      double dt =
+          std::min({pde.stable_step(rho, cfl), 0.05 / pde.max_growth_rate(), times[out] - t});
       // Guarantee the CFL bound at every stage: retry with half the step if a stage violates it.
       for (;;) {
         pde.velocity(t, rho, k1);
@@ -316,7 +339,8 @@ IntegrateStats integrate_ssprk3(CirclePde& pde, Matrix& rho, const std::vector<d
       t = (times[out] - t <= dt) ? times[out] : t + dt;
       if (!rho.allFinite())
         throw NumericalError("circle: the density became non-finite at t = " + format_number(t));
-      if (++stats.steps > max_steps) throw NumericalError("circle: more than integrate.max_steps steps");
+      if (++stats.steps > max_steps)
+        throw NumericalError("circle: more than integrate.max_steps steps");
     }
     observe(out, times[out], rho);
   }
@@ -329,7 +353,8 @@ IntegrateStats integrate_ssprk3(CirclePde& pde, Matrix& rho, const std::vector<d
 
 double circle_growth_rate(KernelKind kernel, double beta, int m) {
   const double mm = static_cast<double>(m);
-  const double rate = 0.5 * mm * (std::cyl_bessel_i(mm - 1.0, beta) - std::cyl_bessel_i(mm + 1.0, beta));
+  const double rate =
+      0.5 * mm * (std::cyl_bessel_i(mm - 1.0, beta) - std::cyl_bessel_i(mm + 1.0, beta));
   return kernel == KernelKind::usa ? rate : rate / std::cyl_bessel_i(0.0, beta);
 }
 
@@ -353,7 +378,8 @@ double CircleDensity::operator()(double theta) const {
   if (kind == Kind::perturbed_uniform) {
     double s = 1.0;
     for (std::size_t k = 0; k < modes.size(); ++k)
-      s += amplitudes[k] * std::cos(static_cast<double>(modes[k]) * theta + (k < phases.size() ? phases[k] : 0.0));
+      s += amplitudes[k] *
+           std::cos(static_cast<double>(modes[k]) * theta + (k < phases.size() ? phases[k] : 0.0));
     return s / kTwoPi;
   }
   double total = 0.0, s = 0.0;
@@ -371,36 +397,46 @@ double CircleDensity::operator()(double theta) const {
 void validate_circle_density(const CircleDensity& d) {
   if (d.kind == CircleDensity::Kind::perturbed_uniform) {
     if (d.amplitudes.size() != d.modes.size())
-      throw InputError("init.amplitudes", "must have one entry per mode (" + std::to_string(d.modes.size()) +
-                                              "), got " + std::to_string(d.amplitudes.size()));
+      throw InputError("init.amplitudes", "must have one entry per mode (" +
+                                              std::to_string(d.modes.size()) + "), got " +
+                                              std::to_string(d.amplitudes.size()));
     if (!d.phases.empty() && d.phases.size() != d.modes.size())
-      throw InputError("init.phases", "must have one entry per mode (" + std::to_string(d.modes.size()) +
-                                          "), got " + std::to_string(d.phases.size()));
+      throw InputError("init.phases", "must have one entry per mode (" +
+                                          std::to_string(d.modes.size()) + "), got " +
+                                          std::to_string(d.phases.size()));
     double total = 0.0;
     for (std::size_t k = 0; k < d.modes.size(); ++k) {
-      if (d.modes[k] < 1) throw InputError("init.modes", "must be integers >= 1, got " + std::to_string(d.modes[k]));
+      if (d.modes[k] < 1)
+        throw InputError("init.modes", "must be integers >= 1, got " + std::to_string(d.modes[k]));
       total += std::fabs(d.amplitudes[k]);
     }
     if (!(total < 1.0))
-      throw InputError("init.amplitudes", "the sum of |amplitudes| must be < 1 so that the density stays positive, "
-                                          "got " + format_number(total));
+      throw InputError("init.amplitudes",
+                       "the sum of |amplitudes| must be < 1 so that the density stays positive, "
+                       "got " +
+                           format_number(total));
     return;
   }
-  if (d.centers.empty()) throw InputError("init.centers", "a von Mises mixture needs at least one center");
+  if (d.centers.empty())
+    throw InputError("init.centers", "a von Mises mixture needs at least one center");
   if (d.kappas.size() != d.centers.size())
-    throw InputError("init.kappas", "must have one entry per center (" + std::to_string(d.centers.size()) +
-                                        "), got " + std::to_string(d.kappas.size()));
+    throw InputError("init.kappas", "must have one entry per center (" +
+                                        std::to_string(d.centers.size()) + "), got " +
+                                        std::to_string(d.kappas.size()));
   if (!d.weights.empty() && d.weights.size() != d.centers.size())
-    throw InputError("init.weights", "must have one entry per center (" + std::to_string(d.centers.size()) +
-                                         "), got " + std::to_string(d.weights.size()));
+    throw InputError("init.weights", "must have one entry per center (" +
+                                         std::to_string(d.centers.size()) + "), got " +
+                                         std::to_string(d.weights.size()));
   for (double k : d.kappas)
-    if (!(k >= 0.0 && k <= 500.0)) throw InputError("init.kappas", "must lie in [0, 500], got " + format_number(k));
+    if (!(k >= 0.0 && k <= 500.0))
+      throw InputError("init.kappas", "must lie in [0, 500], got " + format_number(k));
   double total = 0.0;
   for (double w : d.weights) {
     if (!(w >= 0.0)) throw InputError("init.weights", "must be >= 0, got " + format_number(w));
     total += w;
   }
-  if (!d.weights.empty() && !(total > 0.0)) throw InputError("init.weights", "must have a positive sum");
+  if (!d.weights.empty() && !(total > 0.0))
+    throw InputError("init.weights", "must have a positive sum");
 }
 
 Matrix circle_cell_averages(const CircleDensity& density, Index cells) {
@@ -419,15 +455,19 @@ Matrix circle_sample(const CircleDensity& density, Index n, std::uint64_t seed, 
   std::vector<double> cum(static_cast<std::size_t>(kIntervals) + 1, 0.0);
   for (Index k = 0; k < kIntervals; ++k) {
     const double a = static_cast<double>(k) * h;
-    cum[static_cast<std::size_t>(k) + 1] = cum[static_cast<std::size_t>(k)] + gauss_legendre(density, a, a + h);
+    cum[static_cast<std::size_t>(k) + 1] =
+        cum[static_cast<std::size_t>(k)] + gauss_legendre(density, a, a + h);
   }
   const double total = cum.back();
   Rng rng(seed);
   Matrix theta(n, 1);
   for (Index i = 0; i < n; ++i) {
-    const double u = (quantile ? (static_cast<double>(i) + 0.5) / static_cast<double>(n) : rng.uniform()) * total;
+    const double u =
+        (quantile ? (static_cast<double>(i) + 0.5) / static_cast<double>(n) : rng.uniform()) *
+        total;
     const auto it = std::upper_bound(cum.begin(), cum.end(), u);
-    const auto j = static_cast<Index>(std::clamp<std::ptrdiff_t>(it - cum.begin() - 1, 0, kIntervals - 1));
+    const auto j =
+        static_cast<Index>(std::clamp<std::ptrdiff_t>(it - cum.begin() - 1, 0, kIntervals - 1));
     double lo = static_cast<double>(j) * h, hi = lo + h;
     const double base = cum[static_cast<std::size_t>(j)];
     const double a = lo;
@@ -450,7 +490,8 @@ double circle_w1(const Matrix& rho, const Matrix& angles, const std::vector<doub
   const double h = kTwoPi / static_cast<double>(cells);
   std::vector<std::pair<double, double>> particles(static_cast<std::size_t>(n));
   for (Index i = 0; i < n; ++i)
-    particles[static_cast<std::size_t>(i)] = {wrap_angle(angles(i, 0)), weights[static_cast<std::size_t>(i)]};
+    particles[static_cast<std::size_t>(i)] = {wrap_angle(angles(i, 0)),
+                                              weights[static_cast<std::size_t>(i)]};
   std::sort(particles.begin(), particles.end());
   struct Piece {
     double length, h0, h1;
@@ -475,17 +516,36 @@ double circle_w1(const Matrix& rho, const Matrix& angles, const std::vector<doub
     pos = next;
     if (next == face) ++k;
   }
-  // c: the median of F − G over [0, 2π) (evaluated at piece midpoints), the minimiser of ∫|F−G−c|.
-  std::vector<std::pair<double, double>> values;
-  values.reserve(pieces.size());
-  for (const Piece& piece : pieces) values.push_back({0.5 * (piece.h0 + piece.h1), piece.length});
-  std::sort(values.begin(), values.end());
-  double acc = 0.0, c = 0.0;
-  for (const auto& [value, length] : values) {
-    acc += length;
-    c = value;
-    if (acc >= std::numbers::pi) break;
+  // c: the median of F − G over [0, 2π) (Lebesgue measure), the minimiser of ∫|F − G − c|. F − G is
+  // linear on each piece, so |{F − G < c}| is an explicit non-decreasing function of c: bisection.
+  double total = 0.0, lo = std::numeric_limits<double>::infinity(), hi = -lo;
+  for (const Piece& piece : pieces) {
+    total += piece.length;
+    lo = std::min({lo, piece.h0, piece.h1});
+    hi = std::max({hi, piece.h0, piece.h1});
   }
+  auto below = [&](double c) {
+    double m = 0.0;
+    for (const Piece& piece : pieces) {
+      const double a = std::min(piece.h0, piece.h1), b = std::max(piece.h0, piece.h1);
+      if (b <= c) {
+        m += piece.length;
+      } else if (a < c) {
+        m += piece.length * (c - a) / (b - a);
+      }
+    }
+    return m;
+  };
+  for (int iter = 0; iter < 200 && hi - lo > 0.0; ++iter) {
+    const double mid = 0.5 * (lo + hi);
+    if (mid <= lo || mid >= hi) break;
+    if (below(mid) < 0.5 * total) {
+      lo = mid;
+    } else {
+      hi = mid;
+    }
+  }
+  const double c = 0.5 * (lo + hi);
   double w1 = 0.0;
   for (const Piece& piece : pieces) {
     const double a = piece.h0 - c, b = piece.h1 - c;
@@ -502,14 +562,17 @@ double circle_order_parameter(const Matrix& rho) {
   const Index cells = rho.rows();
   const double h = kTwoPi / static_cast<double>(cells);
   std::complex<double> z = 0.0;
-  for (Index k = 0; k < cells; ++k) z += rho(k, 0) * std::polar(1.0, (static_cast<double>(k) + 0.5) * h);
+  for (Index k = 0; k < cells; ++k)
+    z += rho(k, 0) * std::polar(1.0, (static_cast<double>(k) + 0.5) * h);
   return std::abs(z) * 2.0 * std::sin(0.5 * h);  // ∫_cell e^{iθ} dθ = 2 sin(Δθ/2) e^{iθ_k}
 }
 
-double circle_order_parameter_particles(const Matrix& angles, const std::vector<double>& weights_in) {
+double circle_order_parameter_particles(const Matrix& angles,
+                                        const std::vector<double>& weights_in) {
   const std::vector<double> weights = uniform_weights_if_empty(weights_in, angles.rows());
   std::complex<double> z = 0.0;
-  for (Index i = 0; i < angles.rows(); ++i) z += weights[static_cast<std::size_t>(i)] * std::polar(1.0, angles(i, 0));
+  for (Index i = 0; i < angles.rows(); ++i)
+    z += weights[static_cast<std::size_t>(i)] * std::polar(1.0, angles(i, 0));
   return std::abs(z);
 }
 

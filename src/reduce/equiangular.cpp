@@ -20,26 +20,33 @@ Normalization active_scheme(const EquiangularParams& p, double t) {
 }  // namespace
 
 bool normalization_has_radius(Normalization scheme) {
-  return scheme == Normalization::pre_ln || scheme == Normalization::mix_ln || scheme == Normalization::peri_ln;
+  return scheme == Normalization::pre_ln || scheme == Normalization::mix_ln ||
+         scheme == Normalization::peri_ln;
 }
 
-void validate_equiangular(const EquiangularParams& p, double rho0, double r0, const std::string& rho_key,
-                          const std::string& n_key) {
-  if (p.n < 2) throw InputError(n_key, "the equiangular model needs n >= 2 tokens, got " + std::to_string(p.n));
+void validate_equiangular(const EquiangularParams& p, double rho0, double r0,
+                          const std::string& rho_key, const std::string& n_key) {
+  if (p.n < 2)
+    throw InputError(n_key,
+                     "the equiangular model needs n >= 2 tokens, got " + std::to_string(p.n));
   if (!std::isfinite(p.beta) || p.beta < 0.0)
     throw InputError("--beta", "must be finite and >= 0, got " + format_number(p.beta));
   if (p.kernel != KernelKind::softmax && p.kernel != KernelKind::usa)
     throw InputError("--kernel", "the equiangular model is derived for sa (softmax) and usa only");
-  if (p.scheme == Normalization::none)
-    throw InputError("--normalization", "the equiangular model needs a normalisation scheme (attention on "
-                                        "directions); allowed: post_ln, pre_ln, mix_ln, peri_ln, ngpt, sqrt_scaling");
+  if (p.scheme == Normalization::none || p.scheme == Normalization::from_geometry)
+    throw InputError("--normalization",
+                     "the equiangular model needs a normalisation scheme (attention on "
+                     "directions); allowed: post_ln, pre_ln, mix_ln, peri_ln, ngpt, sqrt_scaling");
   const double lower = -1.0 / static_cast<double>(p.n - 1);
   if (!std::isfinite(rho0) || rho0 < lower || rho0 > 1.0)
-    throw InputError(rho_key, "must lie in [-1/(n-1), 1] = [" + format_number(lower) + ", 1] for n = " +
-                                  std::to_string(p.n) + " (Gram matrix PSD), got " + format_number(rho0));
-  if (!std::isfinite(r0) || r0 <= 0.0) throw InputError("--r0", "must be finite and > 0, got " + format_number(r0));
+    throw InputError(rho_key, "must lie in [-1/(n-1), 1] = [" + format_number(lower) +
+                                  ", 1] for n = " + std::to_string(p.n) +
+                                  " (Gram matrix PSD), got " + format_number(rho0));
+  if (!std::isfinite(r0) || r0 <= 0.0)
+    throw InputError("--r0", "must be finite and > 0, got " + format_number(r0));
   if (!std::isfinite(p.mix_switch_time) || p.mix_switch_time < 0.0)
-    throw InputError("--mix-time", "must be finite and >= 0, got " + format_number(p.mix_switch_time));
+    throw InputError("--mix-time",
+                     "must be finite and >= 0, got " + format_number(p.mix_switch_time));
   if (!std::isfinite(p.ngpt_alpha) || p.ngpt_alpha <= 0.0)
     throw InputError("--alpha", "must be finite and > 0, got " + format_number(p.ngpt_alpha));
 }
@@ -59,15 +66,16 @@ void equiangular_rhs(const EquiangularParams& p, double t, double rho, double r,
   const EquiangularWeights w = equiangular_weights(p.kernel, p.n, p.beta, rho);
   const double a = w.self, b = w.other;
   const double drive = 2.0 * b * (1.0 - rho) * (1.0 + (nn - 1.0) * rho);  // 2⟨P⊥A_i, θ_k⟩
-  const double p_in = a + (nn - 1.0) * b * rho;                            // ⟨θ_i, A_i⟩
+  const double p_in = a + (nn - 1.0) * b * rho;                           // ⟨θ_i, A_i⟩
   auto norm_a = [&] {
     return std::sqrt(std::max(0.0, a * a + 2.0 * a * b * (nn - 1.0) * rho +
                                        b * b * (nn - 1.0) * (1.0 + (nn - 2.0) * rho)));
   };
   switch (active_scheme(p, t)) {
     case Normalization::post_ln:
-    case Normalization::mix_ln:  // unreachable: active_scheme resolves mix_ln
-    case Normalization::none:    // unreachable: refused by validate_equiangular
+    case Normalization::mix_ln:         // unreachable: active_scheme resolves mix_ln
+    case Normalization::none:           // unreachable: refused by validate_equiangular
+    case Normalization::from_geometry:  // unreachable: the command always names a scheme
       rho_dot = drive;
       r_dot = 0.0;
       return;
@@ -98,8 +106,8 @@ void EquiangularFlow::velocity(double t, const Matrix& x, Matrix& v) {
   equiangular_rhs(params_, t, x(0, 0), x(0, 1), v(0, 0), v(0, 1));
 }
 
-std::vector<EquiangularFrame> solve_equiangular(const EquiangularParams& params, double rho0, double r0,
-                                                const std::vector<double>& times,
+std::vector<EquiangularFrame> solve_equiangular(const EquiangularParams& params, double rho0,
+                                                double r0, const std::vector<double>& times,
                                                 const IntegrateOptions& options) {
   std::vector<EquiangularFrame> frames;
   if (times.empty()) return frames;
@@ -145,8 +153,8 @@ class InverseEquiangularFlow : public OdeSystem {
 };
 
 /// t at which ρ reaches `threshold` under one fixed scheme, from (ρ0, r0) at time t0.
-double inverse_hitting(const EquiangularParams& params, Normalization scheme, double rho0, double r0, double t0,
-                       double threshold, const IntegrateOptions& options) {
+double inverse_hitting(const EquiangularParams& params, Normalization scheme, double rho0,
+                       double r0, double t0, double threshold, const IntegrateOptions& options) {
   InverseEquiangularFlow flow(params, scheme);
   Matrix x(1, 2);
   x << t0, r0;
@@ -159,23 +167,26 @@ double inverse_hitting(const EquiangularParams& params, Normalization scheme, do
 
 }  // namespace
 
-double equiangular_hitting_time(const EquiangularParams& params, double rho0, double r0, double threshold,
-                                const IntegrateOptions& options) {
+double equiangular_hitting_time(const EquiangularParams& params, double rho0, double r0,
+                                double threshold, const IntegrateOptions& options) {
   const double lower = -1.0 / static_cast<double>(params.n - 1);
   if (!std::isfinite(threshold) || threshold <= lower || threshold >= 1.0)
-    throw InputError("--threshold", "must lie in (-1/(n-1), 1) = (" + format_number(lower) + ", 1), got " +
-                                        format_number(threshold));
+    throw InputError("--threshold", "must lie in (-1/(n-1), 1) = (" + format_number(lower) +
+                                        ", 1), got " + format_number(threshold));
   if (rho0 >= threshold) return 0.0;
   // ρ0 = −1/(n−1): the regular simplex, where 1 + (n−1)ρ = 0 and ρ̇ = 0 (an equilibrium).
-  if (1.0 + static_cast<double>(params.n - 1) * rho0 <= 0.0) return std::numeric_limits<double>::infinity();
+  if (1.0 + static_cast<double>(params.n - 1) * rho0 <= 0.0)
+    return std::numeric_limits<double>::infinity();
   if (params.scheme != Normalization::mix_ln)
     return inverse_hitting(params, params.scheme, rho0, r0, 0.0, threshold, options);
   // Mix-LN: Post-LN on [0, τ]; if ρ(τ) is still below the threshold, Pre-LN from (ρ(τ), τ, r0).
   const std::vector<EquiangularFrame> at_switch =
       solve_equiangular(params, rho0, r0, {0.0, params.mix_switch_time}, options);
   const double rho_tau = at_switch.back().rho;
-  if (rho_tau >= threshold) return inverse_hitting(params, Normalization::post_ln, rho0, r0, 0.0, threshold, options);
-  return inverse_hitting(params, Normalization::pre_ln, rho_tau, r0, params.mix_switch_time, threshold, options);
+  if (rho_tau >= threshold)
+    return inverse_hitting(params, Normalization::post_ln, rho0, r0, 0.0, threshold, options);
+  return inverse_hitting(params, Normalization::pre_ln, rho_tau, r0, params.mix_switch_time,
+                         threshold, options);
 }
 
 PairStatistics pair_statistics(const Matrix& x) {

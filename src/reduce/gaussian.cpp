@@ -33,9 +33,10 @@ void validate_gaussian_model(const Model& model, const std::string& prefix) {
   if (model.geometry != Geometry::euclidean)
     throw InputError(prefix + ".geometry",
                      "Gaussian solutions exist in R^d only ([C]); set geometry = \"euclidean\"");
-  if (model.normalization != Normalization::none)
-    throw InputError(prefix + ".normalization", "Gaussian solutions are those of the Transformer PDE in R^d "
-                                                "without normalisation ([C]); set normalization = \"none\"");
+  if (effective_normalization(model) != Normalization::none)
+    throw InputError(prefix + ".normalization",
+                     "Gaussian solutions are those of the Transformer PDE in R^d "
+                     "without normalisation ([C]); set normalization = \"none\"");
   if (model.causal)
     throw InputError(prefix + ".causal",
                      "masked attention does not preserve Gaussians ([C]); use causal = false");
@@ -49,9 +50,10 @@ void validate_gaussian_model(const Model& model, const std::string& prefix) {
     case KernelKind::hardmax:
       break;
   }
-  throw InputError(prefix + ".kernel", "'" + std::string(kernel_info(model.kernel).name) +
-                                           "' attention does not preserve Gaussians ([C]); allowed: "
-                                           "softmax, l2, sinkhorn");
+  throw InputError(prefix + ".kernel",
+                   "'" + std::string(kernel_info(model.kernel).name) +
+                       "' attention does not preserve Gaussians ([C]); allowed: "
+                       "softmax, l2, sinkhorn");
 }
 
 AffineField gaussian_field(const Model& model, const Vector& mean, const Matrix& cov) {
@@ -68,7 +70,8 @@ AffineField gaussian_field(const Model& model, const Vector& mean, const Matrix&
     Dense r;
     switch (model.kernel) {
       case KernelKind::l2: {  // docs G3: precision Σ⁻¹ + 2βKᵀK of the tilted Gaussian
-        const Eigen::PartialPivLU<Dense> lu(identity + 2.0 * model.beta * sigma * kmat.transpose() * kmat);
+        const Eigen::PartialPivLU<Dense> lu(identity +
+                                            2.0 * model.beta * sigma * kmat.transpose() * kmat);
         p = lu.solve(mean);
         r = lu.solve((2.0 * model.beta) * sigma * kmat.transpose() * qmat);
         break;
@@ -101,9 +104,9 @@ AffineField gaussian_field(const Model& model, const Vector& mean, const Matrix&
 
 void validate_covariance(const Matrix& cov, Index d, const std::string& key) {
   if (cov.rows() != d || cov.cols() != d)
-    throw InputError(key, "must be " + std::to_string(d) + "x" + std::to_string(d) + " (d = " +
-                              std::to_string(d) + "), got " + std::to_string(cov.rows()) + "x" +
-                              std::to_string(cov.cols()));
+    throw InputError(key, "must be " + std::to_string(d) + "x" + std::to_string(d) +
+                              " (d = " + std::to_string(d) + "), got " +
+                              std::to_string(cov.rows()) + "x" + std::to_string(cov.cols()));
   if (!cov.allFinite()) throw InputError(key, "all entries must be finite numbers");
   const double scale = std::max(1.0, cov.cwiseAbs().maxCoeff());
   const double asym = (cov - cov.transpose()).cwiseAbs().maxCoeff();
@@ -113,8 +116,8 @@ void validate_covariance(const Matrix& cov, Index d, const std::string& key) {
   const Eigen::SelfAdjointEigenSolver<Dense> eig{Dense(cov)};
   const double smallest = eig.eigenvalues().minCoeff();
   if (smallest < -1e-12 * scale)
-    throw InputError(key, "must be positive semi-definite, smallest eigenvalue is " +
-                              format_number(smallest));
+    throw InputError(
+        key, "must be positive semi-definite, smallest eigenvalue is " + format_number(smallest));
 }
 
 Matrix gaussian_state(const Vector& mean, const Matrix& cov) {
@@ -122,11 +125,14 @@ Matrix gaussian_state(const Vector& mean, const Matrix& cov) {
   const Eigen::SelfAdjointEigenSolver<Dense> eig(Dense(0.5 * (cov + cov.transpose())));
   Matrix state(d, d + 1);
   state.col(0) = mean;
-  state.rightCols(d) = eig.eigenvectors() * eig.eigenvalues().cwiseMax(0.0).cwiseSqrt().asDiagonal();
+  state.rightCols(d) =
+      eig.eigenvectors() * eig.eigenvalues().cwiseMax(0.0).cwiseSqrt().asDiagonal();
   return state;
 }
 
-Vector state_mean(const Matrix& state) { return state.col(0); }
+Vector state_mean(const Matrix& state) {
+  return state.col(0);
+}
 
 Matrix state_cov(const Matrix& state) {
   const Index d = state.rows();
@@ -186,7 +192,8 @@ struct ThresholdCrossed {};
 }  // namespace
 
 GaussianSolution solve_gaussian(const Model& model, const Vector& mean0, const Matrix& cov0,
-                                const std::vector<double>& times, const GaussianSolveOptions& options) {
+                                const std::vector<double>& times,
+                                const GaussianSolveOptions& options) {
   GaussianFlow flow(model);
   const Index d = mean0.size();
   GaussianSolution solution;
@@ -252,7 +259,8 @@ GaussianSolution solve_gaussian(const Model& model, const Vector& mean0, const M
 double gaussian_w2(const Vector& m1, const Matrix& s1, const Vector& m2, const Matrix& s2) {
   const Dense r1 = sqrt_psd(s1);
   const Dense cross = r1 * Dense(s2) * r1;
-  const Eigen::SelfAdjointEigenSolver<Dense> eig(0.5 * (cross + cross.transpose()), Eigen::EigenvaluesOnly);
+  const Eigen::SelfAdjointEigenSolver<Dense> eig(0.5 * (cross + cross.transpose()),
+                                                 Eigen::EigenvaluesOnly);
   const double fidelity = eig.eigenvalues().cwiseMax(0.0).cwiseSqrt().sum();
   const double w2sq = (m1 - m2).squaredNorm() + s1.trace() + s2.trace() - 2.0 * fidelity;
   return std::sqrt(std::max(0.0, w2sq));
@@ -271,7 +279,8 @@ NormalizedSpectrum normalized_spectrum(const Matrix& cov, double rank_tol) {
   return out;
 }
 
-void empirical_moments(const Matrix& x, const std::vector<double>& weights, Vector& mean, Matrix& cov) {
+void empirical_moments(const Matrix& x, const std::vector<double>& weights, Vector& mean,
+                       Matrix& cov) {
   const Index n = x.rows(), d = x.cols();
   mean = Vector::Zero(d);
   for (Index i = 0; i < n; ++i) mean += weights[static_cast<std::size_t>(i)] * x.row(i).transpose();

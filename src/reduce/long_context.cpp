@@ -7,17 +7,21 @@
 
 namespace attnflow::reduce {
 
-double long_context_critical_gamma(double rho) { return 1.0 / (1.0 - rho); }
+double long_context_critical_gamma(double rho) {
+  return 1.0 / (1.0 - rho);
+}
 
 void validate_long_context(double n, double gamma, double rho) {
   if (!std::isfinite(n) || n < 2.0)
     throw InputError("--n", "the long-context layer needs n >= 2 tokens, got " + format_number(n));
-  if (!std::isfinite(gamma) || gamma <= 0.0)
-    throw InputError("--gamma", "must be finite and > 0 (beta = gamma log n), got " + format_number(gamma));
   const double lower = -1.0 / (n - 1.0);
   if (!std::isfinite(rho) || rho <= lower || rho > 1.0)
-    throw InputError("--rho", "must lie in (-1/(n-1), 1] = (" + format_number(lower) + ", 1] for n = " +
-                                  format_number(n) + ", got " + format_number(rho));
+    throw InputError("--rho", "must lie in (-1/(n-1), 1] = (" + format_number(lower) +
+                                  ", 1] for n = " + format_number(n) + ", got " +
+                                  format_number(rho));
+  if (!std::isfinite(gamma) || gamma <= 0.0)
+    throw InputError("--gamma",
+                     "must be finite and > 0 (beta = gamma log n), got " + format_number(gamma));
 }
 
 double long_context_similarity(double n, double gamma, double rho, bool residual) {
@@ -39,7 +43,8 @@ double long_context_similarity(double n, double gamma, double rho, bool residual
     const double u = std::isinf(kappa) ? 0.0 : 1.0 / kappa;
     return (rho + 2.0 * sigma * u + ns * u * u) / (1.0 + 2.0 * sigma * u + ns * u * u);
   }
-  return (kappa * kappa * rho + 2.0 * kappa * sigma + ns) / (kappa * kappa + 2.0 * kappa * sigma + ns);
+  return (kappa * kappa * rho + 2.0 * kappa * sigma + ns) /
+         (kappa * kappa + 2.0 * kappa * sigma + ns);
 }
 
 double long_context_limit(double gamma, double rho) {

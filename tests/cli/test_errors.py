@@ -1,4 +1,6 @@
 """Bad input: one line `error: <key>: <what is wrong, what is allowed>`, exit 2, nothing written."""
+import json
+
 import numpy as np
 import pytest
 
@@ -50,9 +52,7 @@ CASES = [
     ("missing_file", VALID.replace('kind = "uniform_sphere"', 'kind = "file"\npath = "missing.npy"'),
      "error: init.path: file not found: 'missing.npy'"),
     ("bad_observable", VALID + '\n[output]\nobservables = ["entropy"]\n',
-     "error: output.observables: unknown observable 'entropy'; allowed: energy, energy_b, energy_rate, "
-     "normalized_energy, clusters, pair_fraction, mean_cosine, sinkhorn_error, gaussian_w2, gaussian_mean_error, "
-     "gaussian_cov_error"),
+     "error: output.observables: unknown observable 'entropy'; allowed: {observables}"),
     ("threshold", VALID + "\n[output]\ncluster_threshold = 2.5\n",
      "error: output.cluster_threshold: must lie in (0, 2), got 2.5"),
     ("energy_causal", VALID.replace("beta = 1.0", "beta = 1.0\ncausal = true") + '\n[output]\nobservables = ["energy"]\n',
@@ -75,7 +75,9 @@ def test_bad_config(tmp_path, run_cli, name, config, message):
     (tmp_path / "c.toml").write_text(config)
     r = run_cli("run", "c.toml", "-o", "out")
     assert r.returncode == 2, (r.stdout, r.stderr)
-    assert r.stderr == message.replace("{tmp}", str(tmp_path)) + "\n"
+    # The allowed observables are the registry's, as `attnflow info` lists them.
+    registry = ", ".join(json.loads(run_cli("info").stdout)["observables"])
+    assert r.stderr == message.replace("{tmp}", str(tmp_path)).replace("{observables}", registry) + "\n"
     assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
 
 

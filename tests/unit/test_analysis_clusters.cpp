@@ -3,9 +3,11 @@
 
 #include <cmath>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "attnflow/clusters.hpp"
+#include "attnflow/error.hpp"
 #include "engine_test_support.hpp"
 
 namespace {
@@ -108,6 +110,49 @@ TEST(Clusters, MatchesBruteForceOnRandomPoints) {
     EXPECT_EQ(s.labels, label);
     EXPECT_GT(count, 1);
     EXPECT_LT(count, n);  // neither all singletons nor one blob: the case is informative
+  }
+}
+
+// The grid search (clusters_spatial, d ≤ 3) must give the exact result bitwise: same count, same
+// pair fraction, same labels as the O(N²) clusters(), which itself matches the brute force above.
+// Cases: random directions with radii, clustered points (many pairs per cell), points placed on
+// cell-boundary-like coordinates (multiples of √(2δ)), d = 1, 2, 3, and δ from 10⁻⁴ to 2.5 (every
+// pair linked once δ ≥ 2).
+TEST(Clusters, SpatialGridEqualsExactBitwise) {
+  Rng rng(3);
+  for (Index d : {1, 2, 3}) {
+    for (double delta : {1e-4, 1e-3, 0.02, 0.3, 2.5}) {
+      SCOPED_TRACE(std::to_string(d) + " " + std::to_string(delta));
+      std::vector<Matrix> cases = {radial_points(400, d, rng)};
+      Matrix clustered(300, d);
+      const Matrix centres = sphere_points(5, d, rng);
+      for (Index i = 0; i < 300; ++i)
+        clustered.row(i) = centres.row(i % 5) + 0.3 * std::sqrt(delta) * gaussian_matrix(1, d, rng);
+      cases.push_back(clustered);
+      Matrix grid(200, d);
+      const double side = std::sqrt(2.0 * delta);
+      for (Index i = 0; i < 200; ++i)
+        for (Index c = 0; c < d; ++c)
+          grid(i, c) = side * static_cast<double>(static_cast<int>(rng.uniform() * 7.0) - 3);
+      for (Index i = 0; i < 200; ++i)
+        if (grid.row(i).norm() == 0.0) grid(i, 0) = side;
+      cases.push_back(grid);
+      for (const Matrix& x : cases) {
+        const ClusterSummary exact = clusters(x, delta);
+        const ClusterSummary fast = clusters_spatial(x, delta);
+        EXPECT_EQ(fast.count, exact.count);
+        EXPECT_EQ(fast.pair_fraction, exact.pair_fraction);
+        EXPECT_EQ(fast.labels, exact.labels);
+      }
+    }
+  }
+  try {
+    clusters_spatial(Matrix::Identity(4, 4), 0.1);
+    ADD_FAILURE() << "d = 4 accepted";
+  } catch (const InputError& e) {
+    EXPECT_EQ(e.key(), "clusters.method");
+    EXPECT_EQ(std::string(e.what()),
+              "clusters.method: 'spatial' needs d <= 3, got d = 4; use 'exact' (any d)");
   }
 }
 

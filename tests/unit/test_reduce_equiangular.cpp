@@ -20,8 +20,9 @@ namespace {
 using namespace attnflow;
 using namespace attnflow::reduce;
 
-constexpr Normalization kSchemes[] = {Normalization::post_ln, Normalization::pre_ln, Normalization::mix_ln,
-                                      Normalization::peri_ln, Normalization::ngpt, Normalization::sqrt_scaling};
+constexpr Normalization kSchemes[] = {Normalization::post_ln, Normalization::pre_ln,
+                                      Normalization::mix_ln,  Normalization::peri_ln,
+                                      Normalization::ngpt,    Normalization::sqrt_scaling};
 
 IntegrateOptions tight() {
   IntegrateOptions o;
@@ -69,7 +70,8 @@ TEST(ReduceEquiangular, BetaZeroClosedFormAndHittingTime) {
       }
       const double theta = 0.999;
       const double expected = 0.5 * std::log((1.0 + (nn - 1.0) * theta) / ((1.0 - theta) * K));
-      EXPECT_NEAR(equiangular_hitting_time(p, rho0, 1.0, theta, tight()), expected, 1e-9 * expected);
+      EXPECT_NEAR(equiangular_hitting_time(p, rho0, 1.0, theta, tight()), expected,
+                  1e-9 * expected);
     }
   }
 }
@@ -86,7 +88,8 @@ TEST(ReduceEquiangular, PreAndPeriLnConserveAtBetaZero) {
   for (Normalization scheme : {Normalization::pre_ln, Normalization::peri_ln}) {
     for (KernelKind kernel : {KernelKind::softmax, KernelKind::usa}) {
       SCOPED_TRACE(std::string(normalization_name(scheme)));
-      const auto frames = solve_equiangular(params(kernel, n, 0.0, scheme), rho0, r0, grid(20.0, 10), tight());
+      const auto frames =
+          solve_equiangular(params(kernel, n, 0.0, scheme), rho0, r0, grid(20.0, 10), tight());
       const double invariant = (1.0 - rho0) * r0 * r0;
       for (const EquiangularFrame& f : frames)
         EXPECT_NEAR((1.0 - f.rho) * f.r * f.r, invariant, 1e-10 * invariant) << "t = " << f.t;
@@ -94,7 +97,8 @@ TEST(ReduceEquiangular, PreAndPeriLnConserveAtBetaZero) {
       if (scheme != Normalization::pre_ln) continue;
       const double sd = std::sqrt((nn - 1.0) * invariant / nn);
       for (const EquiangularFrame& f : frames) {
-        const double t = f.r - r0 + 0.5 * sd * std::log((f.r - sd) * (r0 + sd) / ((f.r + sd) * (r0 - sd)));
+        const double t =
+            f.r - r0 + 0.5 * sd * std::log((f.r - sd) * (r0 + sd) / ((f.r + sd) * (r0 - sd)));
         EXPECT_NEAR(t, f.t, 1e-9 * (1.0 + f.t));
       }
     }
@@ -114,15 +118,16 @@ TEST(ReduceEquiangular, LinearisedRatesNearOne) {
   for (KernelKind kernel : {KernelKind::softmax, KernelKind::usa}) {
     const double rate = kernel == KernelKind::softmax ? 2.0 : 2.0 * std::exp(beta);
     double rho_dot = 0.0, r_dot = 0.0;
-    equiangular_rhs(params(kernel, n, beta, Normalization::post_ln), 0.0, 1.0 - eps, 1.0, rho_dot, r_dot);
+    equiangular_rhs(params(kernel, n, beta, Normalization::post_ln), 0.0, 1.0 - eps, 1.0, rho_dot,
+                    r_dot);
     EXPECT_NEAR(rho_dot / eps, rate, 1e-6 * rate) << (kernel == KernelKind::softmax ? "SA" : "USA");
     EXPECT_EQ(r_dot, 0.0);
     // Not a tautology: away from ρ = 1 the rate differs (here by more than 1 %).
     equiangular_rhs(params(kernel, n, beta, Normalization::post_ln), 0.0, 0.5, 1.0, rho_dot, r_dot);
     EXPECT_GT(std::fabs(rho_dot / 0.5 - rate), 0.01 * rate);
   }
-  const auto pre = solve_equiangular(params(KernelKind::softmax, n, beta, Normalization::pre_ln), 0.2, 1.0,
-                                     {0.0, 1000.0, 2000.0}, tight());
+  const auto pre = solve_equiangular(params(KernelKind::softmax, n, beta, Normalization::pre_ln),
+                                     0.2, 1.0, {0.0, 1000.0, 2000.0}, tight());
   const double c1 = 1000.0 * 1000.0 * (1.0 - pre[1].rho), c2 = 2000.0 * 2000.0 * (1.0 - pre[2].rho);
   EXPECT_NEAR(c2 / c1, 1.0, 0.01);
 }
@@ -155,7 +160,8 @@ class DenseNormalizedParticles : public OdeSystem {
       const Eigen::RowVectorXd tangent = a - a.dot(th) * th;
       const double r = x.row(i).norm();
       Normalization s = p_.scheme;
-      if (s == Normalization::mix_ln) s = t < p_.mix_switch_time ? Normalization::post_ln : Normalization::pre_ln;
+      if (s == Normalization::mix_ln)
+        s = t < p_.mix_switch_time ? Normalization::post_ln : Normalization::pre_ln;
       if (s == Normalization::post_ln) v.row(i) = r * tangent;
       if (s == Normalization::pre_ln) v.row(i) = a;
       if (s == Normalization::peri_ln) v.row(i) = a / a.norm();
@@ -175,7 +181,8 @@ void expect_equiangular(const Matrix& x, double rho, double r, double tol) {
   for (Index i = 0; i < x.rows(); ++i) {
     EXPECT_NEAR(x.row(i).norm(), r, tol * r) << "token " << i;
     for (Index j = i + 1; j < x.rows(); ++j)
-      EXPECT_NEAR(x.row(i).normalized().dot(x.row(j).normalized()), rho, tol) << "pair " << i << "," << j;
+      EXPECT_NEAR(x.row(i).normalized().dot(x.row(j).normalized()), rho, tol)
+          << "pair " << i << "," << j;
   }
 }
 
@@ -192,7 +199,8 @@ TEST(ReduceEquiangular, ParticlesFollowTheOdeForEveryScheme) {
   popt.atol = 1e-13;
   for (Normalization scheme : kSchemes) {
     for (KernelKind kernel : {KernelKind::softmax, KernelKind::usa}) {
-      SCOPED_TRACE(std::string(normalization_name(scheme)) + (kernel == KernelKind::softmax ? " SA" : " USA"));
+      SCOPED_TRACE(std::string(normalization_name(scheme)) +
+                   (kernel == KernelKind::softmax ? " SA" : " USA"));
       EquiangularParams p = params(kernel, n, beta, scheme);
       // Mix-LN's switch at τ = 0.7 is not an output time; the integrators must not straddle it.
       std::vector<double> with_switch = times;
@@ -251,17 +259,21 @@ void expect_error(const std::function<void()>& f, const std::string& text) {
 
 TEST(ReduceEquiangular, RejectsBadInput) {
   EquiangularParams p = params(KernelKind::softmax, 1, 1.0, Normalization::post_ln);
-  expect_error([&] { validate_equiangular(p, 0.0, 1.0); }, "--n: the equiangular model needs n >= 2 tokens, got 1");
+  expect_error([&] { validate_equiangular(p, 0.0, 1.0); },
+               "--n: the equiangular model needs n >= 2 tokens, got 1");
   p.n = 5;
-  expect_error([&] { validate_equiangular(p, -0.3, 1.0); },
-               "--rho0: must lie in [-1/(n-1), 1] = [-0.25, 1] for n = 5 (Gram matrix PSD), got -0.3");
-  expect_error([&] { validate_equiangular(p, 1.5, 1.0); },
-               "--rho0: must lie in [-1/(n-1), 1] = [-0.25, 1] for n = 5 (Gram matrix PSD), got 1.5");
+  expect_error(
+      [&] { validate_equiangular(p, -0.3, 1.0); },
+      "--rho0: must lie in [-1/(n-1), 1] = [-0.25, 1] for n = 5 (Gram matrix PSD), got -0.3");
+  expect_error(
+      [&] { validate_equiangular(p, 1.5, 1.0); },
+      "--rho0: must lie in [-1/(n-1), 1] = [-0.25, 1] for n = 5 (Gram matrix PSD), got 1.5");
   expect_error([&] { equiangular_hitting_time(p, 0.0, 1.0, 1.0, tight()); },
                "--threshold: must lie in (-1/(n-1), 1) = (-0.25, 1), got 1");
   p.scheme = Normalization::none;
   expect_error([&] { validate_equiangular(p, 0.0, 1.0); },
-               "--normalization: the equiangular model needs a normalisation scheme (attention on directions); "
+               "--normalization: the equiangular model needs a normalisation scheme (attention on "
+               "directions); "
                "allowed: post_ln, pre_ln, mix_ln, peri_ln, ngpt, sqrt_scaling");
 }
 

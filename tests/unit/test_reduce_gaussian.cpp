@@ -64,7 +64,9 @@ std::vector<double> grid(double t_end, int steps) {
 }
 
 double max_eig(const Matrix& s) {
-  return Eigen::SelfAdjointEigenSolver<Dense>(Dense(s), Eigen::EigenvaluesOnly).eigenvalues().maxCoeff();
+  return Eigen::SelfAdjointEigenSolver<Dense>(Dense(s), Eigen::EigenvaluesOnly)
+      .eigenvalues()
+      .maxCoeff();
 }
 
 // V = I (docs §1.3): Σ̇ = ΣAΣ + ΣAᵀΣ = ΣBΣ with B = A + Aᵀ, hence d(Σ⁻¹)/dt = −Σ⁻¹Σ̇Σ⁻¹ = −B and
@@ -77,9 +79,11 @@ TEST(ReduceGaussian, IdentityValueCovarianceClosedForm) {
   const Matrix sigma0 = random_spd(d, 11, 0.5);
   const Vector m0 = Vector::LinSpaced(d, -1.0, 1.0);
   std::vector<Model> models;
-  models.push_back(one_head(random_matrix(d, d, 1), random_matrix(d, d, 2), Matrix::Identity(d, d), 0.7));
+  models.push_back(
+      one_head(random_matrix(d, d, 1), random_matrix(d, d, 2), Matrix::Identity(d, d), 0.7));
   Model two = one_head(random_matrix(2, d, 3), random_matrix(2, d, 4), Matrix::Identity(d, d), 0.9);
-  two.heads.push_back(Head{random_matrix(d, d, 5), random_matrix(d, d, 6), Matrix::Identity(d, d), Matrix()});
+  two.heads.push_back(
+      Head{random_matrix(d, d, 5), random_matrix(d, d, 6), Matrix::Identity(d, d), Matrix()});
   for (Head& h : two.heads) h.W = 0.5 * Matrix::Identity(d, d);
   models.push_back(two);
   for (std::size_t c = 0; c < models.size(); ++c) {
@@ -123,8 +127,8 @@ TEST(ReduceGaussian, IsotropicScoreMeanAndCovarianceClosedForm) {
   const double beta = 1.3;
   for (double a : {-2.0, 0.6}) {
     SCOPED_TRACE("a = " + std::to_string(a));
-    const Model model =
-        one_head(Matrix::Identity(d, d), (a / beta) * Matrix::Identity(d, d), Matrix::Identity(d, d), beta);
+    const Model model = one_head(Matrix::Identity(d, d), (a / beta) * Matrix::Identity(d, d),
+                                 Matrix::Identity(d, d), beta);
     const double t_end = a > 0.0 ? 0.45 / (2.0 * a * eig.eigenvalues().maxCoeff()) : 3.0;
     GaussianSolveOptions opt;
     opt.integrate = tight();
@@ -159,8 +163,10 @@ TEST(ReduceGaussian, BlowUpTimeMatchesClosedForm) {
   const Index d = 2;
   const Matrix sigma0 = (Matrix(2, 2) << 0.2, 0.05, 0.05, 0.1).finished();
   const Vector m0 = (Vector(2) << 1.0, 0.5).finished();
-  const Model iso = one_head(Matrix::Identity(d, d), Matrix::Identity(d, d), Matrix::Identity(d, d), 1.0);
-  const Model general = one_head(random_matrix(d, d, 31), random_matrix(d, d, 32), Matrix::Identity(d, d), 1.0);
+  const Model iso =
+      one_head(Matrix::Identity(d, d), Matrix::Identity(d, d), Matrix::Identity(d, d), 1.0);
+  const Model general =
+      one_head(random_matrix(d, d, 31), random_matrix(d, d, 32), Matrix::Identity(d, d), 1.0);
   for (const Model* model : {&iso, &general}) {
     const Matrix a = model->beta * model->heads[0].K.transpose() * model->heads[0].Q;
     const Eigen::SelfAdjointEigenSolver<Dense> e0{Dense(sigma0)};
@@ -194,7 +200,8 @@ TEST(ReduceGaussian, FactorFormKeepsCovariancePsdAndRank) {
   const Index d = 3;
   const Vector u = (Vector(d) << 0.6, -0.3, 0.5).finished();
   const Matrix sigma0 = u * u.transpose();
-  Model model = one_head(random_matrix(d, d, 41), random_matrix(d, d, 42), random_matrix(d, d, 43), 0.5);
+  Model model =
+      one_head(random_matrix(d, d, 41), random_matrix(d, d, 42), random_matrix(d, d, 43), 0.5);
   GaussianSolveOptions opt;
   opt.integrate.method = Method::euler;
   opt.integrate.dt = 0.05;
@@ -260,7 +267,8 @@ Matrix dense_attention(const Model& model, const Matrix& x) {
 }
 
 /// RMS over samples of |dense velocity − (b + M x)|, averaged over seeds.
-double monte_carlo_error(const Model& model, const Vector& m, const Matrix& cov, Index n, int seeds) {
+double monte_carlo_error(const Model& model, const Vector& m, const Matrix& cov, Index n,
+                         int seeds) {
   const AffineField f = gaussian_field(model, m, cov);
   double total = 0.0;
   for (int s = 0; s < seeds; ++s) {
@@ -283,14 +291,16 @@ TEST(ReduceGaussian, AffineVelocityMatchesMonteCarloForEveryKernel) {
   const Vector m = (Vector(d) << 0.4, -0.2).finished();
   const Matrix cov = (Matrix(d, d) << 0.5, 0.15, 0.15, 0.3).finished();
   std::vector<std::pair<std::string, Model>> cases;
-  cases.emplace_back("softmax", one_head(random_matrix(d, d, 51), random_matrix(d, d, 52), random_matrix(d, d, 53), 0.8));
-  Model multi = one_head(random_matrix(1, d, 54), random_matrix(1, d, 55), random_matrix(1, d, 56), 0.8);
+  cases.emplace_back("softmax", one_head(random_matrix(d, d, 51), random_matrix(d, d, 52),
+                                         random_matrix(d, d, 53), 0.8));
+  Model multi =
+      one_head(random_matrix(1, d, 54), random_matrix(1, d, 55), random_matrix(1, d, 56), 0.8);
   multi.heads[0].W = random_matrix(d, 1, 57);
-  multi.heads.push_back(Head{random_matrix(d, d, 58), random_matrix(d, d, 59), random_matrix(3, d, 60),
-                             random_matrix(d, 3, 61, 0.5)});
+  multi.heads.push_back(Head{random_matrix(d, d, 58), random_matrix(d, d, 59),
+                             random_matrix(3, d, 60), random_matrix(d, 3, 61, 0.5)});
   cases.emplace_back("multi-head", multi);
-  cases.emplace_back("l2", one_head(random_matrix(d, d, 62), random_matrix(d, d, 63), random_matrix(d, d, 64), 0.6,
-                                    KernelKind::l2));
+  cases.emplace_back("l2", one_head(random_matrix(d, d, 62), random_matrix(d, d, 63),
+                                    random_matrix(d, d, 64), 0.6, KernelKind::l2));
   cases.emplace_back("sinkhorn", one_head(random_matrix(d, d, 65), random_matrix(d, d, 66),
                                           random_matrix(d, d, 67), 0.8, KernelKind::sinkhorn));
   for (const auto& [name, model] : cases) {
@@ -310,7 +320,8 @@ TEST(ReduceGaussian, EngineParticlesConvergeToTheOdeAsNGrows) {
   const Index d = 2;
   const Vector m0 = (Vector(d) << 0.5, 0.0).finished();
   const Matrix cov0 = (Matrix(d, d) << 0.4, 0.1, 0.1, 0.25).finished();
-  const Model model = one_head(random_matrix(d, d, 71), random_matrix(d, d, 72), random_matrix(d, d, 73), 0.7);
+  const Model model =
+      one_head(random_matrix(d, d, 71), random_matrix(d, d, 72), random_matrix(d, d, 73), 0.7);
   GaussianSolveOptions gopt;
   gopt.integrate = tight();
   const std::vector<double> times{0.0, 0.5};
@@ -348,7 +359,8 @@ TEST(ReduceGaussian, BuresDistanceMatchesIndependentFormulas) {
   const Matrix s1 = random_spd(d, 81, 1.0), s2 = random_spd(d, 82, 0.5);
   const Vector m1 = Vector::Ones(d), m2 = (Vector(d) << 0.0, 2.0, -1.0).finished();
   EXPECT_NEAR(gaussian_w2(m1, s1, m2, s1), (m1 - m2).norm(), 1e-7);  // √ of a difference ~1e-15
-  const Vector a = (Vector(d) << 1.0, 4.0, 0.25).finished(), b = (Vector(d) << 9.0, 1.0, 0.0).finished();
+  const Vector a = (Vector(d) << 1.0, 4.0, 0.25).finished(),
+               b = (Vector(d) << 9.0, 1.0, 0.0).finished();
   const double diag = std::sqrt((a.cwiseSqrt() - b.cwiseSqrt()).squaredNorm());
   EXPECT_NEAR(gaussian_w2(Vector::Zero(d), a.asDiagonal().toDenseMatrix(), Vector::Zero(d),
                           b.asDiagonal().toDenseMatrix()),
@@ -356,7 +368,8 @@ TEST(ReduceGaussian, BuresDistanceMatchesIndependentFormulas) {
   const Dense r1 = Eigen::SelfAdjointEigenSolver<Dense>(Dense(s1)).operatorSqrt();
   const Dense r2 = Eigen::SelfAdjointEigenSolver<Dense>(Dense(s2)).operatorSqrt();
   const double nuclear = Eigen::JacobiSVD<Dense>(r1 * r2).singularValues().sum();
-  const double expected = std::sqrt((m1 - m2).squaredNorm() + s1.trace() + s2.trace() - 2.0 * nuclear);
+  const double expected =
+      std::sqrt((m1 - m2).squaredNorm() + s1.trace() + s2.trace() - 2.0 * nuclear);
   EXPECT_NEAR(gaussian_w2(m1, s1, m2, s2), expected, 1e-12 * expected);
 }
 
@@ -379,29 +392,36 @@ void expect_error(const std::function<void()>& f, const std::string& text) {
 }
 
 TEST(ReduceGaussian, RejectsBadInput) {
-  expect_error([] { validate_covariance((Matrix(2, 2) << 1, 0.5, 0.4, 1).finished(), 2, "init.cov"); },
-               "init.cov: must be symmetric, got |S - S^T| = 0.09999999999999998 (a covariance is a symmetric "
-               "positive semi-definite matrix)");
+  expect_error(
+      [] { validate_covariance((Matrix(2, 2) << 1, 0.5, 0.4, 1).finished(), 2, "init.cov"); },
+      "init.cov: must be symmetric, got |S - S^T| = 0.09999999999999998 (a covariance is a "
+      "symmetric "
+      "positive semi-definite matrix)");
   expect_error([] { validate_covariance((Matrix(2, 2) << 1, 0, 0, -1).finished(), 2, "init.cov"); },
                "init.cov: must be positive semi-definite, smallest eigenvalue is -1");
   expect_error([] { validate_covariance(Matrix::Identity(3, 3), 2, "init.cov"); },
                "init.cov: must be 2x2 (d = 2), got 3x3");
-  Model m = one_head(Matrix::Identity(2, 2), Matrix::Identity(2, 2), Matrix::Identity(2, 2), 1.0, KernelKind::usa);
+  Model m = one_head(Matrix::Identity(2, 2), Matrix::Identity(2, 2), Matrix::Identity(2, 2), 1.0,
+                     KernelKind::usa);
   expect_error([&] { validate_gaussian_model(m); },
-               "model.kernel: 'usa' attention does not preserve Gaussians ([C]); allowed: softmax, l2, sinkhorn");
+               "model.kernel: 'usa' attention does not preserve Gaussians ([C]); allowed: softmax, "
+               "l2, sinkhorn");
   m.kernel = KernelKind::softmax;
   m.geometry = Geometry::sphere;
-  expect_error([&] { validate_gaussian_model(m); },
-               "model.geometry: Gaussian solutions exist in R^d only ([C]); set geometry = \"euclidean\"");
+  expect_error(
+      [&] { validate_gaussian_model(m); },
+      "model.geometry: Gaussian solutions exist in R^d only ([C]); set geometry = \"euclidean\"");
   m.geometry = Geometry::euclidean;
   m.normalization = Normalization::post_ln;
-  expect_error([&] { validate_gaussian_model(m); },
-               "model.normalization: Gaussian solutions are those of the Transformer PDE in R^d without "
-               "normalisation ([C]); set normalization = \"none\"");
+  expect_error(
+      [&] { validate_gaussian_model(m); },
+      "model.normalization: Gaussian solutions are those of the Transformer PDE in R^d without "
+      "normalisation ([C]); set normalization = \"none\"");
   m.normalization = Normalization::none;
   m.causal = true;
-  expect_error([&] { validate_gaussian_model(m); },
-               "model.causal: masked attention does not preserve Gaussians ([C]); use causal = false");
+  expect_error(
+      [&] { validate_gaussian_model(m); },
+      "model.causal: masked attention does not preserve Gaussians ([C]); use causal = false");
 }
 
 }  // namespace

@@ -28,17 +28,18 @@ TEST(ReduceLongContext, FormulaMatchesTheEngineOnTheTokens) {
       const double gc = long_context_critical_gamma(rho);
       for (double gamma : {0.5 * gc, gc, 2.0 * gc}) {
         for (bool residual : {false, true}) {
-          SCOPED_TRACE("n = " + std::to_string(n) + " rho = " + std::to_string(rho) + " gamma = " +
-                       std::to_string(gamma) + (residual ? " residual" : ""));
+          SCOPED_TRACE("n = " + std::to_string(n) + " rho = " + std::to_string(rho) +
+                       " gamma = " + std::to_string(gamma) + (residual ? " residual" : ""));
           const Matrix x = equiangular_points(n, n, rho);
           const Measure m = uniform_measure(x);
-          AttentionField field(identity_model(n, gamma * std::log(static_cast<double>(n)), KernelKind::softmax,
-                                              Geometry::euclidean),
+          AttentionField field(identity_model(n, gamma * std::log(static_cast<double>(n)),
+                                              KernelKind::softmax, Geometry::euclidean),
                                m.weights, m.positions);
           Matrix out;
           field.evaluate(x, out);
           if (residual) out += x;
-          const double expected = long_context_similarity(static_cast<double>(n), gamma, rho, residual);
+          const double expected =
+              long_context_similarity(static_cast<double>(n), gamma, rho, residual);
           for (Index i = 0; i < n; ++i)
             for (Index j = i + 1; j < n; ++j)
               ASSERT_NEAR(out.row(i).normalized().dot(out.row(j).normalized()), expected, 1e-12)
@@ -69,7 +70,8 @@ TEST(ReduceLongContext, ApproachesThePhaseTransitionLimits) {
         EXPECT_LT(gap, previous);
         previous = gap;
       }
-      EXPECT_GT(std::fabs(long_context_similarity(10.0, gammas[k], rho) - limits[k]), 1e-3);  // non-vacuous
+      EXPECT_GT(std::fabs(long_context_similarity(10.0, gammas[k], rho) - limits[k]),
+                1e-3);  // non-vacuous
     }
   }
   EXPECT_EQ(long_context_regime(0.5, 0.5), "subcritical");
@@ -87,7 +89,8 @@ void expect_error(const std::function<void()>& f, const std::string& text) {
 }
 
 TEST(ReduceLongContext, RejectsBadInput) {
-  expect_error([] { validate_long_context(1.0, 1.0, 0.5); }, "--n: the long-context layer needs n >= 2 tokens, got 1");
+  expect_error([] { validate_long_context(1.0, 1.0, 0.5); },
+               "--n: the long-context layer needs n >= 2 tokens, got 1");
   expect_error([] { validate_long_context(10.0, 0.0, 0.5); },
                "--gamma: must be finite and > 0 (beta = gamma log n), got 0");
   expect_error([] { validate_long_context(5.0, 1.0, -0.25); },

@@ -24,7 +24,8 @@ struct GaussianRunConfig {
 
 /// Parses a Gaussian configuration; `--set gaussian.key=value` overrides go to [gaussian], all
 /// others to the run configuration.
-GaussianRunConfig parse_gaussian_config(const std::string& text, const std::vector<std::string>& overrides,
+GaussianRunConfig parse_gaussian_config(const std::string& text,
+                                        const std::vector<std::string>& overrides,
                                         const std::filesystem::path& base_dir);
 /// Reads and parses a Gaussian configuration file; a missing file is InputError("config", ...).
 GaussianRunConfig load_gaussian_config(const std::filesystem::path& path,
@@ -34,10 +35,10 @@ GaussianRunConfig load_gaussian_config(const std::filesystem::path& path,
 struct CircleParticleConfig {
   std::vector<Index> counts;  ///< particle numbers N (empty: no particle comparison)
   std::uint64_t seed = 0;
-  bool quantile = false;      ///< sampling = "quantile" (u_i = (i+½)/N) instead of "random"
+  bool quantile = false;  ///< sampling = "quantile" (u_i = (i+½)/N) instead of "random"
   Method method = Method::rk4;
   double dt = 0.01;
-  bool trajectory = false;    ///< write OUTDIR/particles_n<N>.h5 with the angles
+  bool trajectory = false;  ///< write OUTDIR/particles_n<N>.h5 with the angles
 };
 
 /// `attnflow circle CONFIG`: the mean-field PDE on S¹ and its particle systems.
@@ -56,9 +57,11 @@ struct CircleConfig {
 };
 
 /// Parses a circle configuration (sections model, init, grid, particles, integrate, output).
-CircleConfig parse_circle_config(const std::string& text, const std::vector<std::string>& overrides);
+CircleConfig parse_circle_config(const std::string& text,
+                                 const std::vector<std::string>& overrides);
 /// Reads and parses a circle configuration file.
-CircleConfig load_circle_config(const std::filesystem::path& path, const std::vector<std::string>& overrides);
+CircleConfig load_circle_config(const std::filesystem::path& path,
+                                const std::vector<std::string>& overrides);
 
 /// [long_context] of `attnflow long-context --config FILE`: the (n, γ) sweep.
 struct LongContextConfig {

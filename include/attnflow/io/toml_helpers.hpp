@@ -2,11 +2,11 @@
 // Small helpers shared by the TOML configuration parsers (src/io/config.cpp for `attnflow run`,
 // src/io/reduce_config.cpp for the reduced-model commands): typed reads that fail with an
 // InputError naming the key, strict key lists, and `--set section.key=value` overrides.
+#include <toml++/toml.h>
 #include <cstdint>
 #include <initializer_list>
 #include <string>
 #include <string_view>
-#include <toml++/toml.h>
 #include <vector>
 
 #include "attnflow/types.hpp"
@@ -47,7 +47,8 @@ Matrix to_matrix(const toml::node& n, const std::string& key);
 /// as a string). Setting output.times erases output.every and vice versa.
 void apply_override(toml::table& root, const std::string& assignment);
 
-/// Parses TOML text; a syntax error is InputError("config", "TOML parse error at line L, column C: ...").
+/// Parses TOML text; a syntax error is InputError("config", "TOML parse error at line L, column C:
+/// ...").
 toml::table parse_toml(const std::string& text);
 
 }  // namespace attnflow::io::toml_util

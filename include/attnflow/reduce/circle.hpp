@@ -51,8 +51,8 @@ class CircleParticles : public OdeSystem {
 /// M ≥ 8π√β, and never fewer than 16 (docs §4.3).
 Index circle_min_cells(double beta);
 
-/// Throws InputError("grid.cells", "a grid of M cells is too coarse for beta = β: ...; use cells >= M_min")
-/// when cells < circle_min_cells(β).
+/// Throws InputError("grid.cells", "a grid of M cells is too coarse for beta = β: ...; use cells >=
+/// M_min") when cells < circle_min_cells(β).
 void validate_circle_cells(double beta, Index cells);
 
 /// Finite-volume solver of docs eq. C2 on M uniform cells [kΔθ, (k+1)Δθ), Δθ = 2π/M, state M×1
@@ -81,6 +81,8 @@ class CirclePde : public OdeSystem {
   void velocity(double t, const Matrix& x, Matrix& v) override;
   std::uint64_t evaluations() const override { return evaluations_; }
 
+  /// Λ = max_m λ_m (docs eq. C3): the fastest linear growth rate, the time scale near ρ = 1/(2π).
+  double max_growth_rate() const { return max_rate_; }
   /// The largest stable step cfl·Δθ / max_k |u_{k+1/2}| (+∞ when u ≡ 0).
   double stable_step(const Matrix& rho, double cfl);
   /// ∫ρ dθ = Δθ Σ_k ρ_k.
@@ -92,23 +94,29 @@ class CirclePde : public OdeSystem {
   double energy_rate(const Matrix& rho);
 
  private:
-  void convolve(const double* rho, const std::vector<std::complex<double>>& kernel_hat, double* out);
+  void convolve(const double* rho, const std::vector<std::complex<double>>& kernel_hat,
+                double* out);
   KernelKind kernel_;
   double beta_;
   Index cells_;
   double width_;
+  double max_rate_ = 0.5;
   std::uint64_t evaluations_ = 0;
   struct Fft;
   std::unique_ptr<Fft> fft_;
-  std::vector<std::complex<double>> sine_face_, exp_face_, sine_centre_, exp_centre_, energy_centre_;
+  std::vector<std::complex<double>> sine_face_, exp_face_, sine_centre_, exp_centre_,
+      energy_centre_;
   std::vector<double> work_, work2_, slope_, flux_;
 };
 
 /// Integrates the PDE with the three-stage SSP Runge–Kutta method of Shu & Osher (each stage a
 /// convex combination of Euler steps, hence positivity preserving under the CFL condition) through
-/// `times`, with dt = min(stable_step(cfl), time to the next output); cfl must lie in (0, 0.5].
-IntegrateStats integrate_ssprk3(CirclePde& pde, Matrix& rho, const std::vector<double>& times, double cfl,
-                                const Observer& observe, std::uint64_t max_steps = 100'000'000);
+/// `times`, with dt = min(stable_step(cfl), 0.05/Λ, time to the next output) (Λ =
+/// max_growth_rate(): resolves the linear instability, where velocities are still small); a step
+/// is halved and retried if a stage would violate dt max|u| ≤ Δθ/2. cfl must lie in (0, 0.5].
+IntegrateStats integrate_ssprk3(CirclePde& pde, Matrix& rho, const std::vector<double>& times,
+                                double cfl, const Observer& observe,
+                                std::uint64_t max_steps = 100'000'000);
 
 /// λ_m of docs eq. C3 (m ≥ 1): the linear growth rate of cos(mθ) around the uniform density.
 double circle_growth_rate(KernelKind kernel, double beta, int m);
@@ -120,12 +128,12 @@ int circle_most_unstable_mode(KernelKind kernel, double beta, int m_max);
 /// Σ_k w_k e^{κ_k cos(θ − c_k)} / (2π I_0(κ_k)).
 struct CircleDensity {
   enum class Kind { perturbed_uniform, von_mises } kind = Kind::perturbed_uniform;
-  std::vector<int> modes;            ///< perturbed_uniform: m_k ≥ 1
-  std::vector<double> amplitudes;    ///< perturbed_uniform: ε_k, Σ|ε_k| < 1
-  std::vector<double> phases;        ///< perturbed_uniform: φ_k
-  std::vector<double> centers;       ///< von_mises: c_k
-  std::vector<double> kappas;        ///< von_mises: κ_k ∈ [0, 500]
-  std::vector<double> weights;       ///< von_mises: w_k ≥ 0 (normalised to sum 1)
+  std::vector<int> modes;          ///< perturbed_uniform: m_k ≥ 1
+  std::vector<double> amplitudes;  ///< perturbed_uniform: ε_k, Σ|ε_k| < 1
+  std::vector<double> phases;      ///< perturbed_uniform: φ_k
+  std::vector<double> centers;     ///< von_mises: c_k
+  std::vector<double> kappas;      ///< von_mises: κ_k ∈ [0, 500]
+  std::vector<double> weights;     ///< von_mises: w_k ≥ 0 (normalised to sum 1)
 
   /// ρ(θ) (normalised to mass 1).
   double operator()(double theta) const;
@@ -150,6 +158,7 @@ double circle_w1(const Matrix& rho, const Matrix& angles, const std::vector<doub
 /// |∫ e^{iθ} ρ dθ| (exact for the piecewise-constant density): the Kuramoto order parameter.
 double circle_order_parameter(const Matrix& rho);
 /// |Σ_i w_i e^{iθ_i}| of particles.
-double circle_order_parameter_particles(const Matrix& angles, const std::vector<double>& weights = {});
+double circle_order_parameter_particles(const Matrix& angles,
+                                        const std::vector<double>& weights = {});
 
 }  // namespace attnflow::reduce

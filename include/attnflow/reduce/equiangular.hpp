@@ -30,16 +30,16 @@ bool normalization_has_radius(Normalization scheme);
 
 /// Parameters of the equiangular ODE.
 struct EquiangularParams {
-  KernelKind kernel = KernelKind::softmax;  ///< softmax (SA) or usa
-  Index n = 2;                              ///< number of tokens (≥ 2)
-  double beta = 1.0;                        ///< inverse temperature (≥ 0)
+  KernelKind kernel = KernelKind::softmax;        ///< softmax (SA) or usa
+  Index n = 2;                                    ///< number of tokens (≥ 2)
+  double beta = 1.0;                              ///< inverse temperature (≥ 0)
   Normalization scheme = Normalization::post_ln;  ///< any scheme but none (model.hpp)
   double mix_switch_time = 1.0;  ///< mix_ln: τ, the time Post-LN hands over to Pre-LN
   double ngpt_alpha = 1.0;       ///< ngpt: the step scale α (constant in time)
 };
 
-/// Checks n ≥ 2, β finite ≥ 0, kernel SA/USA, scheme ≠ none, τ ≥ 0, α > 0, ρ0 ∈ [−1/(n−1), 1], r0 > 0;
-/// throws InputError with the given argument names (e.g. "--rho0").
+/// Checks n ≥ 2, β finite ≥ 0, kernel SA/USA, scheme ≠ none, τ ≥ 0, α > 0, ρ0 ∈ [−1/(n−1), 1], r0 >
+/// 0; throws InputError with the given argument names (e.g. "--rho0").
 void validate_equiangular(const EquiangularParams& params, double rho0, double r0,
                           const std::string& rho_key = "--rho0", const std::string& n_key = "--n");
 
@@ -53,8 +53,8 @@ struct EquiangularWeights {
 EquiangularWeights equiangular_weights(KernelKind kernel, Index n, double beta, double rho);
 
 /// (ρ̇, ṙ) of docs eq. E1 at time t.
-void equiangular_rhs(const EquiangularParams& params, double t, double rho, double r, double& rho_dot,
-                     double& r_dot);
+void equiangular_rhs(const EquiangularParams& params, double t, double rho, double r,
+                     double& rho_dot, double& r_dot);
 
 /// The equiangular ODE as an OdeSystem on the 1×2 state (ρ, r).
 class EquiangularFlow : public OdeSystem {
@@ -77,16 +77,16 @@ struct EquiangularFrame {
 
 /// Integrates (ρ, r) through `times` (sorted; the first is the initial time). For mix_ln the switch
 /// time τ is added to the step grid so that no step straddles the discontinuity.
-std::vector<EquiangularFrame> solve_equiangular(const EquiangularParams& params, double rho0, double r0,
-                                                const std::vector<double>& times,
+std::vector<EquiangularFrame> solve_equiangular(const EquiangularParams& params, double rho0,
+                                                double r0, const std::vector<double>& times,
                                                 const IntegrateOptions& options);
 
 /// The first time ρ(t) reaches `threshold` (∈ (−1/(n−1), 1)) from (ρ0, r0) at t = 0: 0 if
 /// ρ0 ≥ threshold, +∞ if never (ρ0 = −1/(n−1), the regular simplex, is an equilibrium). Computed
 /// exactly by integrating the inverse system dt/dρ = 1/ρ̇, dr/dρ = ṙ/ρ̇ over [ρ0, threshold]
 /// (ρ̇ > 0 there) with the given integrator tolerances.
-double equiangular_hitting_time(const EquiangularParams& params, double rho0, double r0, double threshold,
-                                const IntegrateOptions& options);
+double equiangular_hitting_time(const EquiangularParams& params, double rho0, double r0,
+                                double threshold, const IntegrateOptions& options);
 
 /// Mean and spread (max − min) of ⟨θ_i, θ_j⟩ over pairs i < j, and mean |x_i|, of a token array.
 struct PairStatistics {

@@ -96,7 +96,8 @@ struct GaussianSolveOptions {
 /// flow d/ds = (tr Σ)⁻¹ d/dt (no finite-s blow-up) until tr Σ exceeds the threshold, then
 /// extrapolating the simple pole tr Σ ≈ c/(t* − t): t* ≈ t + tr Σ / (d tr Σ/dt) (docs §1.5).
 GaussianSolution solve_gaussian(const Model& model, const Vector& mean0, const Matrix& cov0,
-                                const std::vector<double>& times, const GaussianSolveOptions& options);
+                                const std::vector<double>& times,
+                                const GaussianSolveOptions& options);
 
 /// The 2-Wasserstein (Bures) distance between N(m1, S1) and N(m2, S2):
 /// W2² = |m1 − m2|² + tr S1 + tr S2 − 2 tr (S1^{1/2} S2 S1^{1/2})^{1/2}.
@@ -113,6 +114,7 @@ NormalizedSpectrum normalized_spectrum(const Matrix& cov, double rank_tol);
 
 /// Empirical mean Σ_i w_i x_i and covariance Σ_i w_i (x_i − m)(x_i − m)ᵀ of weighted tokens (the
 /// moments of the empirical measure itself, no N/(N−1) correction).
-void empirical_moments(const Matrix& x, const std::vector<double>& weights, Vector& mean, Matrix& cov);
+void empirical_moments(const Matrix& x, const std::vector<double>& weights, Vector& mean,
+                       Matrix& cov);
 
 }  // namespace attnflow::reduce

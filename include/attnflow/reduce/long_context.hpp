@@ -17,7 +17,8 @@ double long_context_critical_gamma(double rho);
 
 /// The exact output similarity ⟨θ_i, θ_j⟩ of one softmax attention layer (β = γ log n) on n
 /// equiangular unit tokens at similarity ρ (docs eq. L1); n may be any real ≥ 2, so that the
-/// n → ∞ limit can be approached (n = 10^30 is fine). With `residual`, the output is x_i + ATT(x_i).
+/// n → ∞ limit can be approached (n = 10^30 is fine). With `residual`, the output is x_i +
+/// ATT(x_i).
 double long_context_similarity(double n, double gamma, double rho, bool residual = false);
 
 /// lim_{n→∞} of long_context_similarity without residual: 1, 4ρ/(1+3ρ), ρ for γ below, at, above
@@ -27,7 +28,8 @@ double long_context_limit(double gamma, double rho);
 /// "subcritical" / "critical" / "supercritical" (γ vs γ_c, equality within 1e-12 relative).
 std::string long_context_regime(double gamma, double rho);
 
-/// Checks n ≥ 2, γ finite > 0 and ρ ∈ (−1/(n−1), 1]; throws InputError naming the argument.
+/// Checks n ≥ 2, ρ ∈ (−1/(n−1), 1] and γ finite > 0 (in that order); throws InputError naming the
+/// argument.
 void validate_long_context(double n, double gamma, double rho);
 
 }  // namespace attnflow::reduce
