@@ -34,7 +34,8 @@ Action add_w2_command(CLI::App& app) {
       "(per sequence position, causal runs)");
   cmd->add_option("--epsilon", opt->epsilon,
                   "sinkhorn: entropic regularisation (squared-distance units)");
-  cmd->add_option("--tol", opt->tol, "sinkhorn: stop at this marginal error (reported as marginal_error)");
+  cmd->add_option("--tol", opt->tol,
+                  "sinkhorn: stop at this marginal error (reported as marginal_error)");
   cmd->add_option("--max-iters", opt->max_iters, "sinkhorn: iterations per annealing stage");
   cmd->add_option("--projections", opt->projections, "sliced: number of random directions");
   cmd->add_option("--seed", opt->seed, "sliced: seed of the directions");

@@ -37,13 +37,17 @@ using Real = long double;
 }
 
 /// σ(z) in long double.
-inline Real sigmoid(Real z) { return z >= 0 ? 1.0L / (1.0L + expl(-z)) : expl(z) / (1.0L + expl(z)); }
+inline Real sigmoid(Real z) {
+  return z >= 0 ? 1.0L / (1.0L + expl(-z)) : expl(z) / (1.0L + expl(z));
+}
 
 /// The sigmoid kernel's weight per unit mass, e^{−b} σ(s + b) (docs/kernels.md: attnflow's
 /// normalisation of [C]'s w_j σ(s + b), so that b = −log N with uniform masses is the real layer
 /// Σ_j σ(s_ij − log N) V x_j, and b → −∞ gives USA). Written as e^{−b}·σ: a different evaluation
 /// from the engine's 1/(e^b + e^{−s}).
-inline Real sigmoid_weight(Real s, Real b) { return expl(-b) * sigmoid(s + b); }
+inline Real sigmoid_weight(Real s, Real b) {
+  return expl(-b) * sigmoid(s + b);
+}
 
 /// The sigmoid bias a model uses: model.sigmoid_bias, or the documented default −log N.
 inline double sigmoid_bias(const Model& model, Index n) {
@@ -56,7 +60,8 @@ struct HeadResult {
   Matrix y_abs;  ///< N×dv: Σ_j |a_ij| (|V| |x_j|), the conditioning scale of each sum
   /// log Σ_j p_ij of the kernel's unnormalised weights (−∞ when no visible key has mass):
   /// softmax / usa / l2: log Σ_j w_j e^{s_ij}; sigmoid: log Σ_j w_j e^{−b} σ(s_ij + b);
-  /// hardmax: max_j s_ij + log(mass of the argmax set); sinkhorn: log Σ_j w_j e^{g_j + s_ij} = −f_i.
+  /// hardmax: max_j s_ij + log(mass of the argmax set); sinkhorn: log Σ_j w_j e^{g_j + s_ij} =
+  /// −f_i.
   std::vector<double> log_z;
   /// max over contributing pairs of the scale of s_ij's rounding: β Σ_c (|Q||x_i|)_c (|K||x_j|)_c
   /// (dot scores) or β Σ_c ((|Q||x_i|)_c + (|K||x_j|)_c)² (L2); it also bounds |s_ij|.
@@ -188,7 +193,8 @@ inline HeadResult head(const Model& model, const Head& h, const Matrix& x,
   const double bias = sigmoid_bias(model, n);
   HeadResult r;
   for (Index j = 0; j < n; ++j)
-    if (w[j] > 0.0) r.max_abs_log_weight = std::max(r.max_abs_log_weight, std::fabs(std::log(w[j])));
+    if (w[j] > 0.0)
+      r.max_abs_log_weight = std::max(r.max_abs_log_weight, std::fabs(std::log(w[j])));
   if (kernel == KernelKind::sigmoid) r.max_abs_log_weight += std::fabs(bias);
 
   // The explicit N×N score matrix; live(i, j) says whether the pair contributes at all.
@@ -214,7 +220,7 @@ inline HeadResult head(const Model& model, const Head& h, const Matrix& x,
       for (Index j = 0; j < n; ++j)
         if (live[i * n + j]) m = std::max(m, s[i * n + j]);
       if (m == -std::numeric_limits<Real>::infinity()) continue;  // sees nothing: 0 and −∞
-      Real shifted_sum = 0.0L;  // Σ_j w_j e^{s_ij − m}
+      Real shifted_sum = 0.0L;                                    // Σ_j w_j e^{s_ij − m}
       Real argmax_mass = 0.0L, second = -std::numeric_limits<Real>::infinity();
       Real sigmoid_sum = 0.0L;
       for (Index j = 0; j < n; ++j) {

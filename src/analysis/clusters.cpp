@@ -92,20 +92,23 @@ ClusterSummary clusters_spatial(const Matrix& x, double delta) {
   const double h = std::sqrt(2.0 * delta + 1e-9);
   constexpr std::int64_t kOffset = std::int64_t{1} << 20;
   auto key_of = [](const std::array<std::int64_t, 3>& c) {
-    return static_cast<std::uint64_t>(c[0] + kOffset) | (static_cast<std::uint64_t>(c[1] + kOffset) << 21) |
+    return static_cast<std::uint64_t>(c[0] + kOffset) |
+           (static_cast<std::uint64_t>(c[1] + kOffset) << 21) |
            (static_cast<std::uint64_t>(c[2] + kOffset) << 42);
   };
   std::vector<std::array<std::int64_t, 3>> cell(static_cast<std::size_t>(n), {0, 0, 0});
   std::vector<std::uint64_t> key(static_cast<std::size_t>(n));
   for (Index i = 0; i < n; ++i) {
     auto& c = cell[static_cast<std::size_t>(i)];
-    for (Index k = 0; k < d; ++k) c[static_cast<std::size_t>(k)] = static_cast<std::int64_t>(std::floor(u(i, k) / h));
+    for (Index k = 0; k < d; ++k)
+      c[static_cast<std::size_t>(k)] = static_cast<std::int64_t>(std::floor(u(i, k) / h));
     key[static_cast<std::size_t>(i)] = key_of(c);
   }
   std::vector<Index> order(static_cast<std::size_t>(n));
   std::iota(order.begin(), order.end(), Index{0});
   std::sort(order.begin(), order.end(), [&](Index a, Index b) {
-    const std::uint64_t ka = key[static_cast<std::size_t>(a)], kb = key[static_cast<std::size_t>(b)];
+    const std::uint64_t ka = key[static_cast<std::size_t>(a)],
+                        kb = key[static_cast<std::size_t>(b)];
     return ka != kb ? ka < kb : a < b;
   });
   // Occupied cells in key order, each a range [begin, end) of `order`.

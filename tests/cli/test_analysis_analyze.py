@@ -144,3 +144,43 @@ def test_bad_inputs(tmp_path, run_cli, run_file):
         f.attrs["version"] = run_cli("--version").stdout.strip()
         f.create_dataset("t", data=np.zeros(1))
     assert error("analyze", "no_weights.h5") == "error: no_weights.h5: has no dataset /weights\n"
+
+
+def test_analysis_observables_recorded_by_run(tmp_path, run_cli):
+    """speed, largest_cluster, stationarity, anisotropy recorded during a run, against NumPy."""
+    text = RUN.replace('observables = ["clusters", "normalized_energy"]',
+                       'observables = ["speed", "largest_cluster", "stationarity", "anisotropy"]')
+    text = text.replace("t_end = 12.0", "t_end = 6.0").replace("beta = 9.0", "beta = 1.0").replace("every = 0.25", "every = 1.0")
+    (tmp_path / "o.toml").write_text(text)
+    r = run_cli("run", "o.toml", "-o", "o", "-q")
+    assert r.returncode == 0, r.stderr
+    beta = 1.0
+    with h5py.File(tmp_path / "o" / "run.h5") as f:
+        for k in range(len(f["t"])):
+            x = f["x"][k]
+            n = len(x)
+            e = np.exp(beta * x @ x.T)
+            a = e / e.sum(axis=1, keepdims=True)  # SA with Q = K = V = I
+            v = a @ x
+            v -= (v * x).sum(1, keepdims=True) * x
+            assert f["speed"][k] == pytest.approx(np.sqrt(np.mean((v ** 2).sum(1))), rel=1e-12)
+            g = (e / n) @ (beta * x)  # grad Z(x_i) = sum_j w_j e^{<x_i, D x_j>} D x_j, D = beta I
+            g -= (g * x).sum(1, keepdims=True) * x
+            assert f["stationarity"][k] == pytest.approx(np.linalg.norm(g, axis=1).max(), rel=1e-12)
+            lam = np.linalg.eigvalsh(x.T @ x / n)
+            assert f["anisotropy"][k] == pytest.approx(lam.max() / lam.sum(), rel=1e-12)
+            count, _ = brute_force_components(x, 1e-3)
+            u = x / np.linalg.norm(x, axis=1, keepdims=True)
+            adj = (u @ u.T) > 1 - 1e-3
+            reach = adj | np.eye(n, dtype=bool)
+            for _ in range(6):  # transitive closure by squaring: paths of length up to 2^6 >= n
+                reach = (reach.astype(int) @ reach.astype(int)) > 0
+            assert f["largest_cluster"][k] == pytest.approx(reach.sum(1).max() / n, abs=1e-15)
+        assert f["largest_cluster"][0] < f["largest_cluster"][-1]
+    bad = RUN.replace("beta = 9.0", "beta = 9.0\nK = [[1, 1, 0], [0, 1, 0], [0, 0, 1]]").replace(
+        'observables = ["clusters", "normalized_energy"]', 'observables = ["stationarity"]')
+    (tmp_path / "bad.toml").write_text(bad)
+    r = run_cli("run", "bad.toml", "-o", "bad")
+    assert r.returncode == 2
+    assert r.stderr == ("error: output.observables: the [B] analysis needs D = beta Q^T K symmetric; "
+                        "|D - D^T| = 12.727922061357855\n")

@@ -160,8 +160,8 @@ inline double max_abs_log_weight(const std::vector<double>& w) {
 ///  (3) s + log w_j (or s + b): + u (S + L), L = max |log w_j| (+ |b|);
 ///  (4) p = exp(s − m) with m the max of the computed s: relative 2|δs| + u·2(S + L) + 4u;
 ///  (5) each of at most ⌈N/kMinKeyBlock⌉ running-max rescalings: relative u·2(S + L) + 4u;
-///  (6) Σ_j p_ij u_j in kLanes lanes then across lanes: γ_{N/kLanes + kLanes}, plus u_j = Vx_j: γ_d;
-///  (7) softmax: the same sum error in the normaliser, then one division; USA: e^m a (or
+///  (6) Σ_j p_ij u_j in kLanes lanes then across lanes: γ_{N/kLanes + kLanes}, plus u_j = Vx_j:
+///  γ_d; (7) softmax: the same sum error in the normaliser, then one division; USA: e^m a (or
 ///      e^{m + log|a|}) with rounding ≤ u (S + L + log N + 40) + 8u for outputs ≥ e^{−40}·scale;
 ///  (8) W y: γ_dv; the heads are summed: γ_H.
 /// The sum is doubled to cover the first-order γ approximation.
@@ -170,15 +170,15 @@ inline double engine_bound(double score_scale, double max_log_w, Index n, Index 
   const double S = score_scale, L = max_log_w;
   const double N = static_cast<double>(n);
   const double blocks = std::ceil(N / static_cast<double>(attnflow::kMinKeyBlock));
-  const double terms = 2.0 * static_cast<double>(k + 1 + 2 * d) * S  // (1)–(2), twice in (4)
-                       + (S + L)                                      // (3)
-                       + 2.0 * (S + L) + 4.0                          // (4)
-                       + blocks * (2.0 * (S + L) + 4.0)               // (5)
-                       + 2.0 * (N / static_cast<double>(attnflow::kLanes) +
-                                static_cast<double>(attnflow::kLanes)) +
-                       static_cast<double>(d)                                 // (6), (7) sums
-                       + 1.0 + (S + L + std::log(N) + 48.0)                   // (7)
-                       + static_cast<double>(dv) + static_cast<double>(heads);  // (8)
+  const double terms =
+      2.0 * static_cast<double>(k + 1 + 2 * d) * S  // (1)–(2), twice in (4)
+      + (S + L)                                     // (3)
+      + 2.0 * (S + L) + 4.0                         // (4)
+      + blocks * (2.0 * (S + L) + 4.0)              // (5)
+      + 2.0 * (N / static_cast<double>(attnflow::kLanes) + static_cast<double>(attnflow::kLanes)) +
+      static_cast<double>(d)                                   // (6), (7) sums
+      + 1.0 + (S + L + std::log(N) + 48.0)                     // (7)
+      + static_cast<double>(dv) + static_cast<double>(heads);  // (8)
   return 2.0 * kU * terms;
 }
 
@@ -226,9 +226,8 @@ inline void expect_well_posed(const Model& model, const dense::FieldResult& ref,
 inline ::testing::AssertionResult within_scaled(const Matrix& actual, const Matrix& expected,
                                                 const Matrix& scale, double rel) {
   if (actual.rows() != expected.rows() || actual.cols() != expected.cols())
-    return ::testing::AssertionFailure()
-           << "shape " << actual.rows() << "x" << actual.cols() << " vs " << expected.rows() << "x"
-           << expected.cols();
+    return ::testing::AssertionFailure() << "shape " << actual.rows() << "x" << actual.cols()
+                                         << " vs " << expected.rows() << "x" << expected.cols();
   Index bad = 0, worst = -1;
   double worst_ratio = 0.0;
   for (Index i = 0; i < actual.size(); ++i) {

@@ -29,9 +29,10 @@ std::vector<std::int64_t> canonical(const std::vector<int>& group) {
 }
 
 // Planted groups of sizes 5, 3, 2, 1 around ±e₁, e₂, e₃ (pairwise cosines ≤ 0), members within
-// ~10⁻³ of their centre (Gaussian noise 5·10⁻⁴ per coordinate: cosine > 1 − 10⁻⁴ inside a group), listed in a shuffled order and with
-// arbitrary norms (the analysis uses directions). δ = 10⁻³: 4 clusters and exactly
-// (C(5,2) + C(3,2) + C(2,2) + 0) / C(11,2) = (10 + 3 + 1)/55 = 14/55 linked pairs.
+// ~10⁻³ of their centre (Gaussian noise 5·10⁻⁴ per coordinate: cosine > 1 − 10⁻⁴ inside a group),
+// listed in a shuffled order and with arbitrary norms (the analysis uses directions). δ = 10⁻³: 4
+// clusters and exactly (C(5,2) + C(3,2) + C(2,2) + 0) / C(11,2) = (10 + 3 + 1)/55 = 14/55 linked
+// pairs.
 TEST(Clusters, PlantedGroupsAreFoundExactly) {
   const int sizes[4] = {5, 3, 2, 1};
   Matrix centres(4, 3);
@@ -62,7 +63,8 @@ TEST(Clusters, PlantedGroupsAreFoundExactly) {
 TEST(Clusters, ChainIsOneComponent) {
   const Index n = 10;
   Matrix x(n, 2);
-  for (Index i = 0; i < n; ++i) x.row(i) << std::cos(0.04 * static_cast<double>(i)), std::sin(0.04 * static_cast<double>(i));
+  for (Index i = 0; i < n; ++i)
+    x.row(i) << std::cos(0.04 * static_cast<double>(i)), std::sin(0.04 * static_cast<double>(i));
   const ClusterSummary s = clusters(x, 1e-3);
   EXPECT_EQ(s.count, 1);
   EXPECT_DOUBLE_EQ(s.pair_fraction, 9.0 / 45.0);
@@ -83,7 +85,8 @@ TEST(Clusters, MatchesBruteForceOnRandomPoints) {
       for (Index j = i + 1; j < n; ++j) {
         long double dot = 0.0L;
         for (Index c = 0; c < d; ++c) dot += static_cast<long double>(x(i, c)) * x(j, c);
-        const long double cosine = dot / (static_cast<long double>(x.row(i).norm()) * x.row(j).norm());
+        const long double cosine =
+            dot / (static_cast<long double>(x.row(i).norm()) * x.row(j).norm());
         if (cosine > 1.0L - delta) {
           ++links;
           adj[i].push_back(j);
@@ -106,7 +109,8 @@ TEST(Clusters, MatchesBruteForceOnRandomPoints) {
     }
     const ClusterSummary s = clusters(x, delta);
     EXPECT_EQ(s.count, count);
-    EXPECT_DOUBLE_EQ(s.pair_fraction, static_cast<double>(links) / (0.5 * static_cast<double>(n * (n - 1))));
+    EXPECT_DOUBLE_EQ(s.pair_fraction,
+                     static_cast<double>(links) / (0.5 * static_cast<double>(n * (n - 1))));
     EXPECT_EQ(s.labels, label);
     EXPECT_GT(count, 1);
     EXPECT_LT(count, n);  // neither all singletons nor one blob: the case is informative
@@ -167,12 +171,15 @@ TEST(Clusters, MeanCosineMatchesPairwiseMean) {
     long double total = 0.0L;
     for (Index i = 0; i < n; ++i)
       for (Index j = 0; j < n; ++j)
-        if (i != j) total += static_cast<long double>(x.row(i).dot(x.row(j))) / (x.row(i).norm() * x.row(j).norm());
+        if (i != j)
+          total += static_cast<long double>(x.row(i).dot(x.row(j))) /
+                   (x.row(i).norm() * x.row(j).norm());
     const double expected = static_cast<double>(total / (static_cast<long double>(n) * (n - 1)));
     EXPECT_NEAR(mean_cosine(x), expected, 8.0 * static_cast<double>(n + 4) * kU);
   }
   Matrix same(5, 3);
-  for (Index i = 0; i < 5; ++i) same.row(i) << static_cast<double>(i + 1), 2.0 * static_cast<double>(i + 1), 0.0;
+  for (Index i = 0; i < 5; ++i)
+    same.row(i) << static_cast<double>(i + 1), 2.0 * static_cast<double>(i + 1), 0.0;
   EXPECT_NEAR(mean_cosine(same), 1.0, 64.0 * kU);
   Matrix opposite(2, 2);
   opposite << 1, 0, -3, 0;

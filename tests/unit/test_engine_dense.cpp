@@ -116,9 +116,8 @@ std::string dense_case_name(const ::testing::TestParamInfo<DenseCase>& p) {
 
 INSTANTIATE_TEST_SUITE_P(AllKernels, EngineVsDense,
                          ::testing::Combine(::testing::Range<std::size_t>(0, kKernels.size()),
-                                            ::testing::Bool(), ::testing::Bool(),
-                                            ::testing::Bool(), ::testing::Values(1, 7, 300),
-                                            ::testing::Values(3, 16)),
+                                            ::testing::Bool(), ::testing::Bool(), ::testing::Bool(),
+                                            ::testing::Values(1, 7, 300), ::testing::Values(3, 16)),
                          dense_case_name);
 
 // Causal attention with sorted (and reversed) positions over several key blocks: whole key blocks
@@ -316,8 +315,8 @@ TEST(EngineRegistry, NormalizedFlagMatchesRowSums) {
 // The dense reference itself, on cases solved by hand: two unit tokens x_1 = (1, 0), x_2 = (c, s)
 // with masses (w_1, w_2), Q = K = V = I. Query 1 has s_11 = β, s_12 = βc (dot kernels) or
 // s_11 = 0, s_12 = −β|x_1 − x_2|² = −2β(1 − c) (L2), and
-//   softmax / l2: v_1 = (p_1 x_1 + p_2 x_2)/(p_1 + p_2), p_j = w_j e^{s_1j};  usa: p_1 x_1 + p_2 x_2;
-//   sigmoid: p_j = w_j e^{−b} σ(s_1j + b) = w_j / (e^b + e^{−s_1j}), v_1 = p_1 x_1 + p_2 x_2;
+//   softmax / l2: v_1 = (p_1 x_1 + p_2 x_2)/(p_1 + p_2), p_j = w_j e^{s_1j};  usa: p_1 x_1 + p_2
+//   x_2; sigmoid: p_j = w_j e^{−b} σ(s_1j + b) = w_j / (e^b + e^{−s_1j}), v_1 = p_1 x_1 + p_2 x_2;
 //   hardmax: s_11 > s_12, so v_1 = x_1;
 //   sinkhorn with w = (½, ½): a symmetric positive 2×2 kernel [[A, B], [B, A]] has the doubly
 //   stochastic scaling [[A, B], [B, A]]/(A + B) (uniform scalings), so v_1 = softmax's v_1.

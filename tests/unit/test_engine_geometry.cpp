@@ -94,8 +94,7 @@ TEST(Geometry, SphereVelocityIsProjectedDenseField) {
       // ‖δv_i‖_2 ≤ rel ‖v_abs_i‖_2; the projection adds ≤ (d + 4) u |v_i| ≤ (d + 4) u ‖v_abs_i‖_2.
       Matrix scale(n, d);
       for (Index i = 0; i < n; ++i) scale.row(i).setConstant(ref.v_abs.row(i).norm());
-      EXPECT_TRUE(
-          within_scaled(v_sphere, projected, scale, rel + static_cast<double>(d + 4) * kU));
+      EXPECT_TRUE(within_scaled(v_sphere, projected, scale, rel + static_cast<double>(d + 4) * kU));
       // Tangency: projection rounding plus the dot product's own, (2d + 4) u |v_i|.
       for (Index i = 0; i < n; ++i)
         EXPECT_LE(std::fabs(x.row(i).dot(v_sphere.row(i))),

@@ -55,7 +55,8 @@ TEST(InitSphere, UnitNormsUniformMomentsAndSeeds) {
 }
 
 // N(m, Σ) with a non-diagonal Σ: the sample mean has standard error √(Σ_cc/N); the sample
-// covariance about the true mean has Var Σ̂_ab = (Σ_aa Σ_bb + Σ_ab²)/N (Isserlis). 5σ with N = 20000.
+// covariance about the true mean has Var Σ̂_ab = (Σ_aa Σ_bb + Σ_ab²)/N (Isserlis). 5σ with N =
+// 20000.
 TEST(InitGaussian, SampleMeanAndCovarianceWithinSamplingError) {
   const Index n = 20000, d = 3;
   Vector mean(d);
@@ -134,8 +135,8 @@ TEST(InitEquiangular, GramMatrixIsExact) {
     ASSERT_EQ(x.rows(), c.n);
     ASSERT_EQ(x.cols(), c.d);
     const Matrix gram = x * x.transpose();
-    const Matrix expected = (1.0 - c.rho) * Matrix::Identity(c.n, c.n) +
-                            c.rho * Matrix::Ones(c.n, c.n);
+    const Matrix expected =
+        (1.0 - c.rho) * Matrix::Identity(c.n, c.n) + c.rho * Matrix::Ones(c.n, c.n);
     EXPECT_LE((gram - expected).cwiseAbs().maxCoeff(), 1e-14);
   }
 }

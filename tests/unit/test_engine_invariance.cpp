@@ -42,7 +42,8 @@ TEST(EngineInvariance, PermutingTokensPermutesTheOutput) {
         const Matrix x = radial_points(n, d, rng);
         const std::vector<double> w = random_weights(n, rng);
         const std::vector<double> pos = shuffled_tied_positions(n, rng);
-        Model model = multihead ? multi_head(d, 1.0, info.kind, rng) : identity_heads(d, 2.0, info.kind);
+        Model model =
+            multihead ? multi_head(d, 1.0, info.kind, rng) : identity_heads(d, 2.0, info.kind);
         model.causal = causal;
         const std::vector<Index> perm = random_permutation(n, rng);
         Matrix xp(n, d);
@@ -127,7 +128,8 @@ TEST(EngineInvariance, RotationCovarianceWithIdentityWeights) {
       Matrix scale(n, d);
       for (Index i = 0; i < n; ++i)
         scale.row(i).setConstant(std::sqrt(static_cast<double>(d)) * ref.v_abs.row(i).norm());
-      const double tol = 4.0 * engine_bound(model, ref, w, n, d) + 4.0 * static_cast<double>(d) * kU;
+      const double tol =
+          4.0 * engine_bound(model, ref, w, n, d) + 4.0 * static_cast<double>(d) * kU;
       EXPECT_TRUE(within_scaled(vr, Matrix(v * R.transpose()), scale, tol));
       EXPECT_GT(v.cwiseAbs().maxCoeff(), 1e-2);
     }

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "attnflow/init.hpp"
 #include "attnflow/dynamics.hpp"
+#include "attnflow/init.hpp"
 #include "attnflow/integrator.hpp"
 #include "attnflow/kernel_registry.hpp"
 #include "dense_reference.hpp"
@@ -73,9 +73,9 @@ std::vector<double> grid(double t_end, int steps) {
 // (It is also SPEC §3's SA/USA equation at β = 0.) Every other kernel is uniform at β = 0 too:
 // l2 (s = −0·‖·‖²), hardmax (all scores tie), sinkhorn (uniform masses make the uniform plan
 // doubly stochastic); sigmoid gives a_ij = w_j e^{−b} σ(b) = w_j/(1 + e^b) (docs/kernels.md), i.e.
-// v_i = x̄/(1 + e^b): the same curve at time t/(1 + e^b). Tolerance: DOPRI5 at rtol 1e-11, atol 1e-13 keeps the global error of each coordinate
-// ≲ 10·rtol (see IntegratorDopri5), so each inner product of unit vectors is off by
-// ≤ 2·√n·10·rtol ≈ 5e-10; we require 1e-8.
+// v_i = x̄/(1 + e^b): the same curve at time t/(1 + e^b). Tolerance: DOPRI5 at rtol 1e-11, atol
+// 1e-13 keeps the global error of each coordinate ≲ 10·rtol (see IntegratorDopri5), so each inner
+// product of unit vectors is off by ≤ 2·√n·10·rtol ≈ 5e-10; we require 1e-8.
 double beta_zero_speed(const Model& model, Index n) {
   switch (model.kernel) {
     case KernelKind::softmax:
@@ -154,8 +154,8 @@ TEST(Equiangular, PositiveBetaFollowsTheScalarOde) {
       };
       const std::vector<double> times = grid(2.0, 8);
       const std::vector<double> rho = solve_scalar(rate, rho0, times);
-      const Trajectory tr =
-          particles(identity_heads(n, beta, info.kind, Geometry::sphere), n, rho0, times, 1e-11, 1e-13);
+      const Trajectory tr = particles(identity_heads(n, beta, info.kind, Geometry::sphere), n, rho0,
+                                      times, 1e-11, 1e-13);
       for (std::size_t k = 0; k < times.size(); ++k) {
         SCOPED_TRACE("t = " + std::to_string(times[k]));
         EXPECT_LE(check_pairs(tr.x[k], rho[k], 1e-8), 1e-8);

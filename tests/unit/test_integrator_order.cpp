@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "attnflow/error.hpp"
 #include "attnflow/dynamics.hpp"
+#include "attnflow/error.hpp"
 #include "attnflow/integrator.hpp"
 #include "dense_reference.hpp"
 #include "engine_test_support.hpp"
@@ -24,7 +24,8 @@ Matrix integrate_to(const Model& model, const Matrix& x0, double t_end, Integrat
   const Index n = x0.rows();
   Dynamics dyn(AttentionField(model, uniform_weights(n), index_positions(n)));
   Matrix x = x0;
-  const IntegrateStats s = integrate(dyn, x, {0.0, t_end}, opt, [](std::size_t, double, const Matrix&) {});
+  const IntegrateStats s =
+      integrate(dyn, x, {0.0, t_end}, opt, [](std::size_t, double, const Matrix&) {});
   if (stats != nullptr) *stats = s;
   return x;
 }
@@ -49,9 +50,10 @@ IntegrateOptions adaptive(double rtol, double atol) {
 
 // N = 8 tokens in d = 3, SA with Q = K = V = I, β = 1, from a random start, to t = 1. The error at
 // t = 1 is measured against DOPRI5 at rtol 1e-13 / atol 1e-15 (its own error ≲ 10·rtol = 1e-12,
-// IntegratorDopri5, checked below to be ≥ 100× below the smallest measured error). Global error C·dt^p ⇒ the least-squares
-// slope of log err vs log dt is p: 1 for Euler (the discrete transformer x + dt A(x), then
-// normalised), 4 for classical RK4 (renormalising moves the state by O(dt⁵) per step).
+// IntegratorDopri5, checked below to be ≥ 100× below the smallest measured error). Global error
+// C·dt^p ⇒ the least-squares slope of log err vs log dt is p: 1 for Euler (the discrete transformer
+// x + dt A(x), then normalised), 4 for classical RK4 (renormalising moves the state by O(dt⁵) per
+// step).
 TEST(IntegratorOrder, EulerIsFirstOrderAndRk4IsFourthOrder) {
   const Index n = 8, d = 3;
   for (Geometry geometry : {Geometry::sphere, Geometry::euclidean}) {
@@ -64,7 +66,8 @@ TEST(IntegratorOrder, EulerIsFirstOrderAndRk4IsFourthOrder) {
     for (Method method : {Method::euler, Method::rk4}) {
       std::vector<double> errors;
       for (double dt : dts)
-        errors.push_back((integrate_to(model, x0, 1.0, fixed(method, dt)) - ref).cwiseAbs().maxCoeff());
+        errors.push_back(
+            (integrate_to(model, x0, 1.0, fixed(method, dt)) - ref).cwiseAbs().maxCoeff());
       const double slope = fitted_slope(dts, errors);
       std::cout << "[ order ] " << geometry_name(geometry) << " " << method_name(method)
                 << " errors " << errors[0] << " " << errors[1] << " " << errors[2] << " slope "
@@ -75,7 +78,8 @@ TEST(IntegratorOrder, EulerIsFirstOrderAndRk4IsFourthOrder) {
       } else {
         EXPECT_GE(slope, 3.8);
         EXPECT_LE(slope, 4.2);
-        EXPECT_GT(errors.back(), 100.0 * 1e-12);  // the reference is far tighter than what we measure
+        EXPECT_GT(errors.back(),
+                  100.0 * 1e-12);  // the reference is far tighter than what we measure
       }
     }
   }
@@ -121,7 +125,8 @@ TEST(IntegratorOutputs, RequestedTimesAreHitExactly) {
   Rng rng(99);
   const Matrix x0 = sphere_points(n, d, rng);
   const Model model = identity_heads(d, 2.0, KernelKind::softmax, Geometry::sphere);
-  const std::vector<double> times = {0.0, 0.1, 0.3, 1.0 / 3.0, 0.7, 0.7, 0.7 + 1e-9, 1.0, 2.0 / 3.0 + 1.0};
+  const std::vector<double> times = {0.0, 0.1,        0.3, 1.0 / 3.0,      0.7,
+                                     0.7, 0.7 + 1e-9, 1.0, 2.0 / 3.0 + 1.0};
   for (Method method : {Method::euler, Method::rk4, Method::dopri5}) {
     SCOPED_TRACE(method_name(method));
     Dynamics dyn(AttentionField(model, uniform_weights(n), index_positions(n)));
@@ -160,8 +165,8 @@ TEST(IntegratorOutputs, FixedStepCountsAndEvaluations) {
   for (Method method : {Method::euler, Method::rk4}) {
     Dynamics dyn(AttentionField(model, uniform_weights(n), index_positions(n)));
     Matrix x = x0;
-    const IntegrateStats stats =
-        integrate(dyn, x, {0.0, 0.25, 1.0}, fixed(method, 0.1), [](std::size_t, double, const Matrix&) {});
+    const IntegrateStats stats = integrate(dyn, x, {0.0, 0.25, 1.0}, fixed(method, 0.1),
+                                           [](std::size_t, double, const Matrix&) {});
     EXPECT_EQ(stats.steps, 11u) << method_name(method);
     EXPECT_EQ(stats.evaluations, method == Method::euler ? 11u : 44u) << method_name(method);
   }
@@ -184,7 +189,8 @@ TEST(IntegratorEuler, OneStepIsOneAttentionLayer) {
       for (Index i = 0; i < n; ++i) layer.row(i) /= layer.row(i).norm();
     Dynamics dyn(AttentionField(model, w, pos));
     Matrix x = x0;
-    integrate(dyn, x, {0.0, 1.0}, fixed(Method::euler, 1.0), [](std::size_t, double, const Matrix&) {});
+    integrate(dyn, x, {0.0, 1.0}, fixed(Method::euler, 1.0),
+              [](std::size_t, double, const Matrix&) {});
     const double rel = engine_bound(model, ref, w, n, d);
     for (Index i = 0; i < n; ++i) {
       const double tol = rel * ref.v_abs.row(i).norm() * 2.0 +

@@ -27,8 +27,8 @@ SpectrumSummary summarize_spectrum(std::vector<double> eigenvalues, double rank_
 /// Second moment M = Σ_i w_i x_i x_iᵀ (d×d; its eigenvalues are those of the weighted Gram matrix
 /// G_ij = √(w_i w_j)⟨x_i, x_j⟩) and covariance Σ = Σ_i w_i (x_i − m)(x_i − m)ᵀ.
 struct GramSpectra {
-  SpectrumSummary second_moment;
-  SpectrumSummary covariance;
+  SpectrumSummary second_moment;  ///< of M = Σ w_i x_i x_iᵀ
+  SpectrumSummary covariance;     ///< of Σ = M − m mᵀ
 };
 
 /// The spectra above (masses normalised to sum 1).

@@ -4,7 +4,8 @@
 //   exact     W2² = min_{π ∈ Π(a,b)} Σ_ij π_ij |x_i − y_j|²  (LEMON's network simplex)
 //   sinkhorn  the Sinkhorn divergence S_ε = OT_ε(a,b) − ½OT_ε(a,a) − ½OT_ε(b,b) (Genevay et al.
 //             2018, Feydy et al. 2019), OT_ε = min_π ⟨C,π⟩ + ε KL(π | a⊗b), log-domain streaming
-//             iterations (no N×M matrix) with ε-annealing; S_ε → W2² as ε → 0
+//             symmetric (averaged) iterations through the engine (no N×M matrix) with ε-annealing;
+//             S_ε → W2² as ε → 0
 //   sliced    SW2² = E_θ W2²(θ#μ, θ#ν) over θ uniform on S^{d−1} (Monte Carlo, 1-D closed form)
 //   gaussian  the Bures closed form between the moment-matched Gaussians N(m_μ, Σ_μ), N(m_ν, Σ_ν)
 //   conditional  Σ_s m(s) W2²(μ_s, ν_s) over the sequence positions s of causal attention ([C]
@@ -73,8 +74,8 @@ double sliced_w2_squared(const Matrix& x, const std::vector<double>& a, const Ma
 
 /// Mean and covariance (Σ a_i (x_i − m)(x_i − m)ᵀ) of a weighted cloud.
 struct GaussianMoments {
-  Vector mean;
-  Matrix cov;
+  Vector mean;  ///< m = Σ a_i x_i / Σ a_i
+  Matrix cov;   ///< Σ a_i (x_i − m)(x_i − m)ᵀ / Σ a_i
 };
 
 /// The weighted mean and (biased, mass-weighted) covariance of μ.
@@ -94,10 +95,10 @@ double w2_squared_conditional(const Matrix& x, const std::vector<double>& a,
 
 /// Settings for w2_distance().
 struct W2Options {
-  W2Method method = W2Method::exact;
-  SinkhornOptions sinkhorn;  ///< method = sinkhorn
-  int projections = 200;     ///< method = sliced
-  std::uint64_t seed = 0;    ///< method = sliced
+  W2Method method = W2Method::exact;  ///< which W2
+  SinkhornOptions sinkhorn;           ///< method = sinkhorn
+  int projections = 200;              ///< method = sliced
+  std::uint64_t seed = 0;             ///< method = sliced
 };
 
 /// W2 (the distance, not its square) by the chosen method; for sinkhorn √max(S_ε, 0). Positions

@@ -21,8 +21,11 @@ class RunReader {
   /// Opens `path` and checks that it is an HDF5 run file written by this major.minor version of
   /// attnflow with /t, /weights, /positions and (if present) /x of shape (T, n, d).
   explicit RunReader(const std::filesystem::path& path);
+  /// Moves the open file.
   RunReader(RunReader&&) noexcept;
+  /// Moves the open file.
   RunReader& operator=(RunReader&&) noexcept;
+  /// Closes the file.
   ~RunReader();
 
   /// The path as given (the key of every error about this file).
@@ -33,14 +36,17 @@ class RunReader {
   const std::string& config_text() const;
   /// Output times /t.
   const std::vector<double>& times() const;
+  /// Number of frames T.
   std::size_t frames() const { return times().size(); }
-  /// Tokens and dimension (0 when the file has no /x).
+  /// Number of tokens (the length of /weights).
   Index n() const;
+  /// Token dimension (0 when the file has no /x).
   Index d() const;
   /// Whether /x is stored.
   bool has_trajectory() const;
-  /// Token masses /weights and sequence positions /positions.
+  /// Token masses /weights.
   const std::vector<double>& weights() const;
+  /// Sequence positions /positions.
   const std::vector<double>& positions() const;
 
   /// Frame k of /x (n×d). InputError(key, "has no dataset /x ...") without a trajectory.

@@ -39,7 +39,7 @@ struct SweepSpec {
   std::vector<std::string> overrides;  ///< --set overrides applied to every system
   std::vector<SweepAxis> axes;         ///< grid axes, first slowest
   int batch_axis = -1;                 ///< index into axes reduced to statistics, or −1
-  std::vector<double> quantiles{0.1, 0.25, 0.5, 0.75, 0.9};
+  std::vector<double> quantiles{0.1, 0.25, 0.5, 0.75, 0.9};  ///< statistics besides the mean
   bool keep_systems = false;  ///< store every system (forced when batch_axis < 0)
   std::string text;           ///< the sweep file as read (stored in the output)
 };
