@@ -18,7 +18,7 @@ Action add_w2_command(CLI::App& app) {
   struct Options {
     std::string a, b, method = "exact", output;
     double epsilon = 1e-2;
-    double tol = 1e-8;
+    double tol = 1e-5;
     int max_iters = 20000;
     int projections = 200;
     std::uint64_t seed = 0;

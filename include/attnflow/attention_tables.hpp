@@ -32,7 +32,7 @@ inline constexpr Index kQueryBlock = 32;
 
 /// Below this many pair·feature operations a reduction runs on one thread: a parallel region
 /// costs microseconds, and spinning threads slow small runs badly on a loaded machine.
-inline constexpr Index kParallelPairWork = Index{1} << 16;
+inline constexpr Index kParallelPairWork = Index{1} << 20;
 /// Below this many tokens a per-token loop runs on one thread, for the same reason.
 inline constexpr Index kParallelTokens = 4096;
 

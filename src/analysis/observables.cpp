@@ -31,16 +31,18 @@ void validate_observables(const std::vector<std::string>& names, const Model& mo
     if (found == nullptr)
       throw InputError(key, "unknown observable '" + name + "'; allowed: " + observable_names());
     if (found->needs_unmasked && model.causal)
-      throw InputError(key, "'" + name + "' is defined for unmasked attention only (model.causal = true)");
+      throw InputError(
+          key, "'" + name + "' is defined for unmasked attention only (model.causal = true)");
     if (found->needs_sinkhorn && model.kernel != KernelKind::sinkhorn)
       throw InputError(key, "'" + name + "' is defined for kernel = \"sinkhorn\" only");
     if (name == "stationarity") analysis::interaction_matrix(model, key);  // one head, D symmetric
     if (is_gaussian_observable(name)) {
-      const bool kernel_ok = model.kernel == KernelKind::softmax || model.kernel == KernelKind::l2 ||
-                             model.kernel == KernelKind::sinkhorn;
+      const bool kernel_ok = model.kernel == KernelKind::softmax ||
+                             model.kernel == KernelKind::l2 || model.kernel == KernelKind::sinkhorn;
       if (model.geometry != Geometry::euclidean || !kernel_ok)
-        throw InputError(key, "'" + name + "' compares with the Gaussian solution of [C], which exists for "
-                                           "geometry = \"euclidean\" and kernel softmax, l2 or sinkhorn");
+        throw InputError(key, "'" + name +
+                                  "' compares with the Gaussian solution of [C], which exists for "
+                                  "geometry = \"euclidean\" and kernel softmax, l2 or sinkhorn");
     }
   }
 }
@@ -88,7 +90,8 @@ std::vector<double> ObservableSet::evaluate(double t, const Matrix& x, Dynamics&
       values.push_back(mass.empty() ? 0.0 : *std::max_element(mass.begin(), mass.end()));
     } else if (name == "stationarity") {
       values.push_back(
-          analysis::stationarity_residual(analysis::interaction_matrix(field.model(), "output.observables"), measure)
+          analysis::stationarity_residual(
+              analysis::interaction_matrix(field.model(), "output.observables"), measure)
               .residual);
     } else if (name == "anisotropy") {
       values.push_back(analysis::gram_spectra(measure).second_moment.anisotropy);

@@ -243,7 +243,9 @@ std::vector<double> RunReader::series(const std::string& name) const {
 RunConfig RunReader::config() const {
   if (impl_->config.empty()) impl_->fail("has no 'config' attribute: its model is unknown");
   try {
-    return parse_config(impl_->config, {"init.kind=\"uniform_sphere\""}, {});
+    // Relative paths in the configuration (e.g. weight files) are taken next to the run file.
+    return parse_config(impl_->config, {"init.kind=\"uniform_sphere\""},
+                        std::filesystem::path(impl_->key).parent_path());
   } catch (const InputError& e) {
     throw InputError(impl_->key, std::string("its 'config' attribute does not parse: ") + e.what());
   }
