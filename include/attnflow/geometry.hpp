@@ -21,7 +21,7 @@ void apply_geometry(Geometry geometry, const Matrix& x, Matrix& v);
 /// "euclidean" / "sphere".
 std::string_view geometry_name(Geometry geometry);
 
-/// Looks a geometry up by name; throws InputError(key, "... allowed: euclidean, sphere").
+/// Looks a geometry up by name ("circle" is the sphere S¹, d = 2); throws InputError(key, ...).
 Geometry geometry_from_name(std::string_view name, const std::string& key);
 
 }  // namespace attnflow

@@ -1,6 +1,8 @@
 #include "attnflow/dispatch.hpp"
 
 #include <cmath>
+#include <stdexcept>
+#include <string>
 
 #include "attnflow/mask.hpp"
 #include "attnflow/normalization.hpp"
@@ -77,6 +79,7 @@ void attend(const KernelSettings& kernel, const QueryTable& queries, const KeyTa
     case KernelKind::hardmax:
       return run_blocks(c ? hardmax_causal : hardmax_full, call);
   }
+  throw std::logic_error("attend: kernel " + std::to_string(static_cast<int>(kernel.kind)) + " is not registered");
 }
 
 void attend_unnormalized(bool causal, double beta, const QueryTable& queries, const KeyTable& keys,

@@ -34,7 +34,8 @@ std::string_view geometry_name(Geometry geometry) {
 Geometry geometry_from_name(std::string_view name, const std::string& key) {
   if (name == "sphere") return Geometry::sphere;
   if (name == "euclidean") return Geometry::euclidean;
-  throw InputError(key, "unknown geometry '" + std::string(name) + "'; allowed: euclidean, sphere");
+  if (name == "circle") return Geometry::sphere;  // S¹: the sphere at d = 2 (checked by the config)
+  throw InputError(key, "unknown geometry '" + std::string(name) + "'; allowed: euclidean, sphere, circle");
 }
 
 }  // namespace attnflow

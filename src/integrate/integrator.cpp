@@ -161,7 +161,12 @@ IntegrateStats integrate_dopri5(OdeSystem& dyn, Matrix& x, const std::vector<dou
         check_finite(x, t);
         const double fac = e == 0.0 ? 5.0 : std::clamp(0.9 * std::pow(e, -0.2), 0.2, 5.0);
         const double proposed = hh * (rejected_last ? std::min(1.0, fac) : fac);
-        if (!clamped || proposed < h) h = proposed;
+        // A step shortened to land on an output time says little about the next one: keep h
+        // unless its error asks for a smaller step.
+        if (!clamped)
+          h = proposed;
+        else if (fac < 1.0)
+          h = std::min(h, proposed);
         rejected_last = false;
         if (++stats.steps > opt.max_steps)
           throw NumericalError("integrate: more than integrate.max_steps steps");

@@ -29,7 +29,13 @@ Model parse_model(const toml::table* t, const MatrixContext& ctx) {
   check_keys(*t, "model", {"geometry", "kernel", "beta", "Q", "K", "V", "W", "heads", "causal", "sigmoid_bias",
                            "sinkhorn_iters", "sinkhorn_tol", "normalization", "mix_tau", "ngpt_alpha", "noise",
                            "noise_seed"});
-  if (const auto* n = t->get("geometry")) m.geometry = geometry_from_name(to_string(*n, "model.geometry"), "model.geometry");
+  if (const auto* n = t->get("geometry")) {
+    const std::string name = to_string(*n, "model.geometry");
+    m.geometry = geometry_from_name(name, "model.geometry");
+    // The circle of [R] (Kuramoto-type angle dynamics) is the sphere S¹: tokens (cos θ, sin θ).
+    if (name == "circle" && d != 2)
+      throw InputError("model.geometry", "'circle' needs tokens in R^2 (init.d = 2), got d = " + std::to_string(d));
+  }
   // Default scheme: the one the geometry implies (sphere: Post-LN, R^d: none).
   if (const auto* n = t->get("normalization"))
     m.normalization = normalization_from_name(to_string(*n, "model.normalization"), "model.normalization");

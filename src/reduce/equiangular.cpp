@@ -38,10 +38,13 @@ void validate_equiangular(const EquiangularParams& p, double rho0, double r0,
                      "the equiangular model needs a normalisation scheme (attention on "
                      "directions); allowed: post_ln, pre_ln, mix_ln, peri_ln, ngpt, sqrt_scaling");
   const double lower = -1.0 / static_cast<double>(p.n - 1);
-  if (!std::isfinite(rho0) || rho0 < lower || rho0 > 1.0)
-    throw InputError(rho_key, "must lie in [-1/(n-1), 1] = [" + format_number(lower) +
+  // ρ0 = −1/(n−1) (the regular simplex) is an equilibrium; the admissible range is open
+  // there.
+  if (!std::isfinite(rho0) || rho0 <= lower || rho0 > 1.0)
+    throw InputError(rho_key, "must lie in (-1/(n-1), 1] = (" + format_number(lower) +
                                   ", 1] for n = " + std::to_string(p.n) +
-                                  " (Gram matrix PSD), got " + format_number(rho0));
+                                  " (at -1/(n-1), the regular simplex, nothing moves), got " +
+                                  format_number(rho0));
   if (!std::isfinite(r0) || r0 <= 0.0)
     throw InputError("--r0", "must be finite and > 0, got " + format_number(r0));
   if (!std::isfinite(p.mix_switch_time) || p.mix_switch_time < 0.0)

@@ -37,6 +37,10 @@ void validate_gaussian_model(const Model& model, const std::string& prefix) {
     throw InputError(prefix + ".normalization",
                      "Gaussian solutions are those of the Transformer PDE in R^d "
                      "without normalisation ([C]); set normalization = \"none\"");
+  if (model.noise != 0.0)
+    throw InputError(prefix + ".noise",
+                     "the Gaussian reduction solves the deterministic Transformer PDE "
+                     "([C]); set noise = 0");
   if (model.causal)
     throw InputError(prefix + ".causal",
                      "masked attention does not preserve Gaussians ([C]); use causal = false");
@@ -145,12 +149,34 @@ GaussianFlow::GaussianFlow(Model model) : model_(std::move(model)) {
   validate_gaussian_model(model_);
 }
 
-void GaussianFlow::velocity(double, const Matrix& x, Matrix& v) {
+namespace {
+
+/// The model's matrices and β at time t (time-dependent weights, [M]): (G1) holds at every t.
+const Model& model_at(const Model& model, double t, Model& scratch) {
+  if (!model.schedule) return model;
+  const ModelSchedule& s = *model.schedule;
+  scratch = model;
+  scratch.beta = s.beta.at(t)(0, 0);
+  for (std::size_t h = 0; h < scratch.heads.size(); ++h) {
+    Head& head = scratch.heads[h];
+    const HeadSchedule& hs = s.heads[h];
+    if (!hs.Q.is_constant()) head.Q = hs.Q.at(t);
+    if (!hs.K.is_constant()) head.K = hs.K.at(t);
+    if (!hs.V.is_constant()) head.V = hs.V.at(t);
+    if (!hs.W.is_constant()) head.W = hs.W.at(t);
+  }
+  return scratch;
+}
+
+}  // namespace
+
+void GaussianFlow::velocity(double t, const Matrix& x, Matrix& v) {
   ++evaluations_;
   const Index d = x.rows();
   const Vector m = x.col(0);
   const Matrix l = x.rightCols(d);
-  const AffineField f = gaussian_field(model_, m, l * l.transpose());
+  Model scratch;
+  const AffineField f = gaussian_field(model_at(model_, t, scratch), m, l * l.transpose());
   v.resize(d, d + 1);
   v.col(0) = f.b + f.M * m;
   v.rightCols(d) = f.M * l;

@@ -41,7 +41,7 @@ CASES = [
     ("bad_kernel", VALID.replace("beta = 1.0", 'beta = 1.0\nkernel = "cosine"'),
      "error: model.kernel: unknown kernel 'cosine'; allowed: softmax, usa, l2, sigmoid, sinkhorn, hardmax"),
     ("bad_geometry", VALID.replace('geometry = "sphere"', 'geometry = "torus"'),
-     "error: model.geometry: unknown geometry 'torus'; allowed: euclidean, sphere"),
+     "error: model.geometry: unknown geometry 'torus'; allowed: euclidean, sphere, circle"),
     ("n_zero", VALID.replace("n = 8", "n = 0"), "error: init.n: must be at least 1, got 0"),
     ("bad_method", VALID.replace('method = "rk4"', 'method = "leapfrog"'),
      "error: integrate.method: unknown method 'leapfrog'; allowed: euler, rk4, dopri5"),

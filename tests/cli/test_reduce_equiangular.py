@@ -55,9 +55,9 @@ def test_particles_follow_the_ode(run_cli, tmp_path, scheme):
 BAD = [
     (["--n", "1"], "error: --n: the equiangular model needs n >= 2 tokens, got 1"),
     (["--rho0", "1.5"],
-     "error: --rho0: must lie in [-1/(n-1), 1] = [-0.25, 1] for n = 5 (Gram matrix PSD), got 1.5"),
+     "error: --rho0: must lie in (-1/(n-1), 1] = (-0.25, 1] for n = 5 (at -1/(n-1), the regular simplex, nothing moves), got 1.5"),
     (["--rho0", "-0.3"],
-     "error: --rho0: must lie in [-1/(n-1), 1] = [-0.25, 1] for n = 5 (Gram matrix PSD), got -0.3"),
+     "error: --rho0: must lie in (-1/(n-1), 1] = (-0.25, 1] for n = 5 (at -1/(n-1), the regular simplex, nothing moves), got -0.3"),
     (["--threshold", "1"], "error: --threshold: must lie in (-1/(n-1), 1) = (-0.25, 1), got 1"),
     (["--normalization", "layer"],
      "error: --normalization: unknown scheme 'layer'; allowed: none, post_ln, pre_ln, mix_ln, peri_ln, ngpt, "

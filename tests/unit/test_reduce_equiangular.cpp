@@ -262,12 +262,12 @@ TEST(ReduceEquiangular, RejectsBadInput) {
   expect_error([&] { validate_equiangular(p, 0.0, 1.0); },
                "--n: the equiangular model needs n >= 2 tokens, got 1");
   p.n = 5;
-  expect_error(
-      [&] { validate_equiangular(p, -0.3, 1.0); },
-      "--rho0: must lie in [-1/(n-1), 1] = [-0.25, 1] for n = 5 (Gram matrix PSD), got -0.3");
-  expect_error(
-      [&] { validate_equiangular(p, 1.5, 1.0); },
-      "--rho0: must lie in [-1/(n-1), 1] = [-0.25, 1] for n = 5 (Gram matrix PSD), got 1.5");
+  expect_error([&] { validate_equiangular(p, -0.3, 1.0); },
+               "--rho0: must lie in (-1/(n-1), 1] = (-0.25, 1] for n = 5 (at -1/(n-1), the regular "
+               "simplex, nothing moves), got -0.3");
+  expect_error([&] { validate_equiangular(p, 1.5, 1.0); },
+               "--rho0: must lie in (-1/(n-1), 1] = (-0.25, 1] for n = 5 (at -1/(n-1), the regular "
+               "simplex, nothing moves), got 1.5");
   expect_error([&] { equiangular_hitting_time(p, 0.0, 1.0, 1.0, tight()); },
                "--threshold: must lie in (-1/(n-1), 1) = (-0.25, 1), got 1");
   p.scheme = Normalization::none;

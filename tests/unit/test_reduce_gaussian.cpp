@@ -8,6 +8,7 @@
 #include <Eigen/SVD>
 #include <cmath>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@
 #include "attnflow/measure.hpp"
 #include "attnflow/reduce/gaussian.hpp"
 #include "attnflow/rng.hpp"
+#include "attnflow/schedule.hpp"
 
 namespace {
 
@@ -112,6 +114,45 @@ TEST(ReduceGaussian, IdentityValueCovarianceClosedForm) {
     // Non-vacuous: Σ moved by more than 10 % of its size.
     EXPECT_GT((sol.frames.back().cov - sigma0).norm(), 0.1 * sigma0.norm());
   }
+}
+
+// Time-dependent weights ([M]; docs §1.3): (G1) holds at every t, and with V = I still
+// d(Σ⁻¹)/dt = −B(t), B = A + Aᵀ. For K(t) = K0 + K1 sin(ωt), A(t) = βK(t)ᵀQ = A0 + A1 sin(ωt) and
+//     Σ(t)⁻¹ = Σ0⁻¹ − t (A0 + A0ᵀ) − (1 − cos ωt)/ω (A1 + A1ᵀ).
+// Tolerance as above (t_end is a quarter of the first blow-up time bound, so ‖Σ‖ stays O(‖Σ0‖)).
+TEST(ReduceGaussian, TimeDependentWeightsClosedForm) {
+  const Index d = 2;
+  const Matrix sigma0 = random_spd(d, 91, 0.3);
+  const Matrix q = random_matrix(d, d, 92), k0 = random_matrix(d, d, 93),
+               k1 = random_matrix(d, d, 94);
+  const double beta = 0.8, omega = 3.0;
+  Model model = one_head(q, k0, Matrix::Identity(d, d), beta);
+  auto schedule = std::make_shared<ModelSchedule>();
+  schedule->beta = MatrixSchedule::constant(Matrix::Constant(1, 1, beta));
+  schedule->heads.push_back(HeadSchedule{
+      MatrixSchedule::constant(q), MatrixSchedule::sinusoid(k0, k1, omega, 0.0),
+      MatrixSchedule::constant(Matrix::Identity(d, d)), MatrixSchedule::constant(Matrix())});
+  model.schedule = schedule;
+  const Matrix a0 = beta * k0.transpose() * q, a1 = beta * k1.transpose() * q;
+  const Eigen::SelfAdjointEigenSolver<Dense> e0{Dense(sigma0)};
+  const double bound =
+      max_eig(e0.operatorSqrt() *
+              Dense((a0 + a0.transpose()).cwiseAbs() + (a1 + a1.transpose()).cwiseAbs()) *
+              e0.operatorSqrt());
+  const double t_end = 0.25 / bound;
+  GaussianSolveOptions opt;
+  opt.integrate = tight();
+  const GaussianSolution sol = solve_gaussian(model, Vector::Zero(d), sigma0, grid(t_end, 4), opt);
+  ASSERT_EQ(sol.frames.size(), 5u);
+  for (const GaussianFrame& f : sol.frames) {
+    const Matrix inv = sigma0.inverse() - f.t * (a0 + a0.transpose()) -
+                       (1.0 - std::cos(omega * f.t)) / omega * (a1 + a1.transpose());
+    const Matrix expected = inv.inverse();
+    EXPECT_LE((f.cov - expected).norm(), 1e-8 * expected.norm()) << "t = " << f.t;
+  }
+  // Non-vacuous: the constant-weight solution differs by more than the tolerance.
+  const Matrix frozen = (sigma0.inverse() - t_end * (a0 + a0.transpose())).inverse();
+  EXPECT_GT((sol.frames.back().cov - frozen).norm(), 1e-4 * frozen.norm());
 }
 
 // V = I, A = aI (Q = I, K = (a/β) I): Σ(t) = U diag(λ_k/(1 − 2aλ_k t)) Uᵀ commutes with itself

@@ -36,7 +36,9 @@ class CircleParticles : public OdeSystem {
  public:
   /// `weights` are the token masses (sum 1); empty means uniform 1/N.
   CircleParticles(KernelKind kernel, double beta, std::vector<double> weights = {});
+  /// v = θ̇ of docs eq. C1 ([R] eq. (kuramoto) for USA) for the N×1 angles x.
   void velocity(double t, const Matrix& x, Matrix& v) override;
+  /// Number of velocity evaluations so far.
   std::uint64_t evaluations() const override { return evaluations_; }
 
  private:
@@ -68,9 +70,13 @@ class CirclePde : public OdeSystem {
   CirclePde(const CirclePde&) = delete;
   CirclePde& operator=(const CirclePde&) = delete;
 
+  /// M, the number of cells.
   Index cells() const { return cells_; }
+  /// Δθ = 2π/M.
   double cell_width() const { return width_; }
+  /// softmax (SA) or usa.
   KernelKind kernel() const { return kernel_; }
+  /// The inverse temperature β.
   double beta() const { return beta_; }
 
   /// u at the faces θ_{k+1/2} = (k+1)Δθ, k = 0..M−1 (docs eq. C2).
@@ -79,6 +85,7 @@ class CirclePde : public OdeSystem {
   void centre_velocity(const double* rho, double* u);
   /// dρ_k/dt = −(F_{k+1/2} − F_{k−1/2}) / Δθ.
   void velocity(double t, const Matrix& x, Matrix& v) override;
+  /// Number of right-hand-side evaluations so far.
   std::uint64_t evaluations() const override { return evaluations_; }
 
   /// Λ = max_m λ_m (docs eq. C3): the fastest linear growth rate, the time scale near ρ = 1/(2π).

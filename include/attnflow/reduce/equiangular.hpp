@@ -38,7 +38,7 @@ struct EquiangularParams {
   double ngpt_alpha = 1.0;       ///< ngpt: the step scale α (constant in time)
 };
 
-/// Checks n ≥ 2, β finite ≥ 0, kernel SA/USA, scheme ≠ none, τ ≥ 0, α > 0, ρ0 ∈ [−1/(n−1), 1], r0 >
+/// Checks n ≥ 2, β finite ≥ 0, kernel SA/USA, scheme ≠ none, τ ≥ 0, α > 0, ρ0 ∈ (−1/(n−1), 1], r0 >
 /// 0; throws InputError with the given argument names (e.g. "--rho0").
 void validate_equiangular(const EquiangularParams& params, double rho0, double r0,
                           const std::string& rho_key = "--rho0", const std::string& n_key = "--n");
@@ -60,7 +60,9 @@ void equiangular_rhs(const EquiangularParams& params, double t, double rho, doub
 class EquiangularFlow : public OdeSystem {
  public:
   explicit EquiangularFlow(EquiangularParams params) : params_(params) {}
+  /// v = (ρ̇, ṙ) of docs eq. E1 at the 1×2 state x = (ρ, r).
   void velocity(double t, const Matrix& x, Matrix& v) override;
+  /// Number of right-hand-side evaluations so far.
   std::uint64_t evaluations() const override { return evaluations_; }
 
  private:

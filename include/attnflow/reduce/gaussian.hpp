@@ -35,8 +35,9 @@ struct AffineField {
   Matrix M;  ///< linear part (d×d)
 };
 
-/// Whether `model` has a Gaussian reduction: geometry euclidean, normalization none, kernel
-/// softmax / l2 / sinkhorn, no causal mask. Throws InputError("<prefix>.<key>", ...) otherwise.
+/// Whether `model` has a Gaussian reduction: geometry euclidean, normalization none, no noise,
+/// kernel softmax / l2 / sinkhorn, no causal mask. Throws InputError("<prefix>.<key>", ...)
+/// otherwise.
 void validate_gaussian_model(const Model& model, const std::string& prefix = "model");
 
 /// v = b + M x at μ = N(m, Σ) for every head of `model` ([C] Gaussian section; docs G1–G4).
@@ -53,14 +54,17 @@ Vector state_mean(const Matrix& state);
 /// The covariance L Lᵀ of a state of gaussian_state's layout (exactly symmetric).
 Matrix state_cov(const Matrix& state);
 
-/// The moment ODE (docs G1) on the factored state [m | L]: ṁ = b + M m, L̇ = M L.
+/// The moment ODE (docs G1) on the factored state [m | L]: ṁ = b + M m, L̇ = M L. With
+/// time-dependent weights (model.schedule, [M]) b and M are those of the matrices at time t.
 class GaussianFlow : public OdeSystem {
  public:
   /// `model` must pass validate_gaussian_model.
   explicit GaussianFlow(Model model);
   /// v = (b + M m, M L).
   void velocity(double t, const Matrix& x, Matrix& v) override;
+  /// Number of right-hand-side evaluations so far.
   std::uint64_t evaluations() const override { return evaluations_; }
+  /// The attention model whose Gaussian solution this is.
   const Model& model() const { return model_; }
 
  private:
