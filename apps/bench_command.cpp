@@ -20,7 +20,8 @@ namespace attnflow::cli {
 Action add_bench_command(CLI::App& app) {
   CLI::App* bench = app.add_subcommand("bench", "Measure engine throughput (JSON)");
   bench->require_subcommand(1);
-  CLI::App* vel = bench->add_subcommand("velocity", "One velocity evaluation: Q = K = V = I, uniform tokens on the sphere");
+  CLI::App* vel = bench->add_subcommand(
+      "velocity", "One velocity evaluation: Q = K = V = I, uniform tokens on the sphere");
   struct Options {
     long n = 4096;
     long d = 3;
@@ -36,14 +37,17 @@ Action add_bench_command(CLI::App& app) {
   vel->add_option("--kernel", opt->kernel, "attention kernel: " + kernel_names());
   vel->add_option("--geometry", opt->geometry, "euclidean or sphere");
   vel->add_option("--beta", opt->beta, "inverse temperature")->check(CLI::PositiveNumber);
-  vel->add_option("--threads", opt->threads, "OpenMP threads (0: all cores)")->check(CLI::NonNegativeNumber);
-  vel->add_option("--min-seconds", opt->min_seconds, "measure for at least this long")->check(CLI::PositiveNumber);
+  vel->add_option("--threads", opt->threads, "OpenMP threads (0: all cores)")
+      ->check(CLI::NonNegativeNumber);
+  vel->add_option("--min-seconds", opt->min_seconds, "measure for at least this long")
+      ->check(CLI::PositiveNumber);
   return [opt]() {
     set_threads(opt->threads);
     const KernelKind kernel = kernel_from_name(opt->kernel, "--kernel");
     const Geometry geometry = geometry_from_name(opt->geometry, "--geometry");
     const Measure m = uniform_measure(sample_uniform_sphere(opt->n, opt->d, 1));
-    Dynamics dynamics(AttentionField(identity_model(opt->d, opt->beta, kernel, geometry), m.weights, m.positions));
+    Dynamics dynamics(AttentionField(identity_model(opt->d, opt->beta, kernel, geometry), m.weights,
+                                     m.positions));
     Matrix v;
     dynamics.velocity(0.0, m.x, v);  // warm-up: allocations, page faults
     std::vector<double> times;
@@ -51,7 +55,8 @@ Action add_bench_command(CLI::App& app) {
     while (total < opt->min_seconds || times.size() < 3) {
       const auto start = std::chrono::steady_clock::now();
       dynamics.velocity(0.0, m.x, v);
-      times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      times.push_back(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
       total += times.back();
     }
     std::sort(times.begin(), times.end());

@@ -18,7 +18,8 @@ Action add_bench_command(CLI::App& app);
 
 /// `attnflow gaussian CONFIG -o OUTDIR`: the Gaussian reduction (m, Σ) of [C]
 Action add_gaussian_command(CLI::App& app);
-/// `attnflow equiangular --kernel sa|usa --n N --beta B --rho0 R --t-end T ...`: [R]'s equiangular model
+/// `attnflow equiangular --kernel sa|usa --n N --beta B --rho0 R --t-end T ...`: [R]'s equiangular
+/// model
 Action add_equiangular_command(CLI::App& app);
 /// `attnflow long-context --rho R --n ... --gamma ...`: [R]'s long-context phase transition
 Action add_long_context_command(CLI::App& app);

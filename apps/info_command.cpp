@@ -2,9 +2,9 @@
 #include <hdf5.h>
 #include <omp.h>
 
+#include <toml++/toml.h>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <toml++/toml.h>
 
 #include "attnflow/kernel_registry.hpp"
 #include "attnflow/observables.hpp"
@@ -47,7 +47,8 @@ void set_threads(int threads) {
 }
 
 Action add_info_command(CLI::App& app) {
-  CLI::App* cmd = app.add_subcommand("info", "Version, compiler, SIMD level, threads, features (JSON)");
+  CLI::App* cmd =
+      app.add_subcommand("info", "Version, compiler, SIMD level, threads, features (JSON)");
   return [cmd]() {
     (void)cmd;
     unsigned major = 0, minor = 0, release = 0;
@@ -66,11 +67,12 @@ Action add_info_command(CLI::App& app) {
     j["integrators"] = {"euler", "rk4", "dopri5"};
     j["observables"] = observables;
     j["features"] = {
-        {"hdf5", std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(release)},
-        {"eigen", std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) + "." +
-                      std::to_string(EIGEN_MINOR_VERSION)},
-        {"tomlplusplus", std::to_string(TOML_LIB_MAJOR) + "." + std::to_string(TOML_LIB_MINOR) + "." +
-                             std::to_string(TOML_LIB_PATCH)},
+        {"hdf5",
+         std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(release)},
+        {"eigen", std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) +
+                      "." + std::to_string(EIGEN_MINOR_VERSION)},
+        {"tomlplusplus", std::to_string(TOML_LIB_MAJOR) + "." + std::to_string(TOML_LIB_MINOR) +
+                             "." + std::to_string(TOML_LIB_PATCH)},
         {"openmp", _OPENMP}};
     std::cout << j.dump(2) << "\n";
     return 0;

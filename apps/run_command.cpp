@@ -20,8 +20,8 @@ class ProgressBar {
     if (percent == last_) return;
     last_ = percent;
     const int filled = percent / 5;
-    std::fprintf(stderr, "\r[%-20s] %3d%%  t = %.4g", std::string(static_cast<std::size_t>(filled), '#').c_str(),
-                 percent, t);
+    std::fprintf(stderr, "\r[%-20s] %3d%%  t = %.4g",
+                 std::string(static_cast<std::size_t>(filled), '#').c_str(), percent, t);
     if (percent >= 100) std::fprintf(stderr, "\n");
     std::fflush(stderr);
   }
@@ -33,7 +33,8 @@ class ProgressBar {
 }  // namespace
 
 Action add_run_command(CLI::App& app) {
-  CLI::App* cmd = app.add_subcommand("run", "Integrate one configuration and write run.h5 + summary.json");
+  CLI::App* cmd =
+      app.add_subcommand("run", "Integrate one configuration and write run.h5 + summary.json");
   struct Options {
     std::string config;
     std::string outdir;
@@ -45,7 +46,8 @@ Action add_run_command(CLI::App& app) {
   cmd->add_option("config", opt->config, "TOML configuration file")->required();
   cmd->add_option("-o,--output", opt->outdir, "output directory")->required();
   cmd->add_option("--set", opt->overrides, "override a key: section.key=value (repeatable)");
-  cmd->add_option("--threads", opt->threads, "OpenMP threads (0: all cores); results do not depend on it")
+  cmd->add_option("--threads", opt->threads,
+                  "OpenMP threads (0: all cores); results do not depend on it")
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("-q,--quiet", opt->quiet, "no progress bar, no report");
   return [opt]() {
@@ -56,13 +58,16 @@ Action add_run_command(CLI::App& app) {
     io::Progress progress;
     if (!opt->quiet && isatty(STDERR_FILENO)) progress = std::ref(bar);
     const nlohmann::json summary = io::run_experiment(config, opt->outdir, progress);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (!opt->quiet) {
       const std::filesystem::path out(opt->outdir);
-      std::cout << "wrote " << (out / "run.h5").string() << " and " << (out / "summary.json").string() << " ("
-                << summary["frames"] << " frames, " << summary["steps"] << " steps, " << seconds << " s)\n";
+      std::cout << "wrote " << (out / "run.h5").string() << " and "
+                << (out / "summary.json").string() << " (" << summary["frames"] << " frames, "
+                << summary["steps"] << " steps, " << seconds << " s)\n";
       if (summary.contains("final") && summary["final"].contains("clusters"))
-        std::cout << "final number of clusters: " << summary["final"]["clusters"].get<double>() << "\n";
+        std::cout << "final number of clusters: " << summary["final"]["clusters"].get<double>()
+                  << "\n";
       if (summary.contains("energy_gain"))
         std::cout << "energy gain E(t_end)/E(0): " << summary["energy_gain"].get<double>() << "\n";
     }

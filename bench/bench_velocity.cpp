@@ -12,7 +12,8 @@ void BM_VelocitySoftmaxSphere(benchmark::State& state) {
   const auto n = static_cast<attnflow::Index>(state.range(0));
   const auto d = static_cast<attnflow::Index>(state.range(1));
   const attnflow::Measure m = attnflow::uniform_measure(attnflow::sample_uniform_sphere(n, d, 1));
-  attnflow::Dynamics dynamics(attnflow::AttentionField(attnflow::identity_model(d, 1.0), m.weights, m.positions));
+  attnflow::Dynamics dynamics(
+      attnflow::AttentionField(attnflow::identity_model(d, 1.0), m.weights, m.positions));
   attnflow::Matrix v;
   for (auto _ : state) {
     dynamics.velocity(0.0, m.x, v);

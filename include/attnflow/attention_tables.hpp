@@ -41,16 +41,17 @@ inline constexpr Index kParallelTokens = 4096;
 /// row c), and their values one dv × len array. A block is then one contiguous stretch of memory:
 /// a layout with rows N apart would put all k rows of a block in the same L1 set and on k pages.
 struct KeyTable {
-  Index n = 0;       ///< number of real keys
-  Index stride = 0;  ///< padded length (multiple of kLanes)
-  Index k = 0;       ///< score feature dimension
-  Index dv = 0;      ///< value dimension (0: only partition functions are wanted)
-  Index block = kKeyBlock;  ///< keys per block of the reduction: key_block_size(k, dv)
-  std::vector<double> keys;        ///< k × stride, block-major
-  std::vector<double> values;      ///< dv × stride, block-major
-  std::vector<double> log_weight;  ///< stride; log w_j (+ potentials); −∞ for massless and padded keys
-  std::vector<double> weight;      ///< stride; w_j; 0 for padded keys
-  std::vector<double> position;    ///< stride; +∞ for padded keys
+  Index n = 0;                 ///< number of real keys
+  Index stride = 0;            ///< padded length (multiple of kLanes)
+  Index k = 0;                 ///< score feature dimension
+  Index dv = 0;                ///< value dimension (0: only partition functions are wanted)
+  Index block = kKeyBlock;     ///< keys per block of the reduction: key_block_size(k, dv)
+  std::vector<double> keys;    ///< k × stride, block-major
+  std::vector<double> values;  ///< dv × stride, block-major
+  std::vector<double>
+      log_weight;  ///< stride; log w_j (+ potentials); −∞ for massless and padded keys
+  std::vector<double> weight;    ///< stride; w_j; 0 for padded keys
+  std::vector<double> position;  ///< stride; +∞ for padded keys
 
   /// Number of keys in the block that starts at j0.
   Index block_length(Index j0) const { return std::min(block, stride - j0); }
@@ -87,11 +88,13 @@ struct KeyTable {
   void reset_values(Index v_dim) {
     std::vector<double> canonical(static_cast<std::size_t>(k * stride));
     for (Index c = 0; c < k; ++c)
-      for (Index j = 0; j < stride; ++j) canonical[static_cast<std::size_t>(c * stride + j)] = key_at(c, j);
+      for (Index j = 0; j < stride; ++j)
+        canonical[static_cast<std::size_t>(c * stride + j)] = key_at(c, j);
     dv = v_dim;
     block = key_block_size(k, v_dim);
     for (Index c = 0; c < k; ++c)
-      for (Index j = 0; j < stride; ++j) key_at(c, j) = canonical[static_cast<std::size_t>(c * stride + j)];
+      for (Index j = 0; j < stride; ++j)
+        key_at(c, j) = canonical[static_cast<std::size_t>(c * stride + j)];
     values.assign(static_cast<std::size_t>(dv * stride), 0.0);
   }
 };

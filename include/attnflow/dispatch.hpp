@@ -1,6 +1,7 @@
 #pragma once
 // Turns the run-time choice (kernel, mask) into the compile-time policies of the engine. This is
-// the only place that lists the combinations; a new kernel adds one case here and its registry entry.
+// the only place that lists the combinations; a new kernel adds one case here and its registry
+// entry.
 #include "attnflow/model.hpp"
 #include "attnflow/stream_attention.hpp"
 

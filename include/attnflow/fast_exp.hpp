@@ -6,6 +6,8 @@
 namespace attnflow {
 
 /// e^x for x ≤ 709; 0 below −708, +∞ above 709; NaN for NaN (simd::exp on one lane).
-[[gnu::always_inline]] inline double fast_exp(double x) { return simd::exp(simd::broadcast(x))[0]; }
+[[gnu::always_inline]] inline double fast_exp(double x) {
+  return simd::exp(simd::broadcast(x))[0];
+}
 
 }  // namespace attnflow

@@ -13,7 +13,8 @@ void fill_queries(const Matrix& P, const Matrix& x, const std::vector<double>& p
                   QueryTable& out);
 
 /// k_j = R x_j and (if U is not null) u_j = U x_j in SoA layout, log w_j and positions.
-void fill_keys(const Matrix& R, const Matrix* U, const Matrix& x, const std::vector<double>& weights,
-               const std::vector<double>& positions, KeyTable& out);
+void fill_keys(const Matrix& R, const Matrix* U, const Matrix& x,
+               const std::vector<double>& weights, const std::vector<double>& positions,
+               KeyTable& out);
 
 }  // namespace attnflow

@@ -21,9 +21,9 @@ enum class Method {
 /// Integration settings.
 struct IntegrateOptions {
   Method method = Method::rk4;
-  double dt = 0.1;       ///< step (euler, rk4); initial step hint (dopri5, 0 = automatic)
-  double rtol = 1e-8;    ///< dopri5 relative tolerance
-  double atol = 1e-10;   ///< dopri5 absolute tolerance
+  double dt = 0.1;      ///< step (euler, rk4); initial step hint (dopri5, 0 = automatic)
+  double rtol = 1e-8;   ///< dopri5 relative tolerance
+  double atol = 1e-10;  ///< dopri5 absolute tolerance
   std::uint64_t max_steps = 100'000'000;  ///< guard against a step size that collapses
 };
 

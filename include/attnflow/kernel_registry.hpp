@@ -20,16 +20,21 @@ struct KernelInfo {
 
 /// Every kernel attnflow implements, in display order.
 inline constexpr std::array<KernelInfo, 6> kKernels{{
-    {KernelKind::softmax, "softmax", "a_ij = w_j e^{s_ij} / sum_k w_k e^{s_ik}, s_ij = beta <Q x_i, K x_j>",
-     "[R] SA, [C] eq. (1)", true},
+    {KernelKind::softmax, "softmax",
+     "a_ij = w_j e^{s_ij} / sum_k w_k e^{s_ik}, s_ij = beta <Q x_i, K x_j>", "[R] SA, [C] eq. (1)",
+     true},
     {KernelKind::usa, "usa", "a_ij = w_j e^{s_ij} (unnormalised)", "[R] USA", false},
-    {KernelKind::l2, "l2", "softmax of s_ij = -beta |Q x_i - K x_j|^2", "[C] L2 attention (Kim et al.)", true},
-    {KernelKind::sigmoid, "sigmoid", "a_ij = w_j e^{-b} sigma(s_ij + b), b = model.sigmoid_bias (default -log N)",
+    {KernelKind::l2, "l2", "softmax of s_ij = -beta |Q x_i - K x_j|^2",
+     "[C] L2 attention (Kim et al.)", true},
+    {KernelKind::sigmoid, "sigmoid",
+     "a_ij = w_j e^{-b} sigma(s_ij + b), b = model.sigmoid_bias (default -log N)",
      "[C] sigmoid attention (Ramapuram et al.)", false},
-    {KernelKind::sinkhorn, "sinkhorn", "a_ij = w_j e^{f_i + g_j + s_ij}, rows and columns normalised",
+    {KernelKind::sinkhorn, "sinkhorn",
+     "a_ij = w_j e^{f_i + g_j + s_ij}, rows and columns normalised",
      "[C] Sinkhorn attention (Sander et al.)", true},
-    {KernelKind::hardmax, "hardmax", "a_ij = w_j / W_i on argmax_j s_ij (W_i its mass), 0 elsewhere",
-     "[R] beta -> infinity limit", true},
+    {KernelKind::hardmax, "hardmax",
+     "a_ij = w_j / W_i on argmax_j s_ij (W_i its mass), 0 elsewhere", "[R] beta -> infinity limit",
+     true},
 }};
 
 /// The registry entry of a kernel.

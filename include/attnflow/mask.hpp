@@ -13,7 +13,9 @@ struct FullMask {
   /// Whether any key of [j0, j0+len) can be visible to a query with position ≤ max_query_position.
   bool block_visible(const KeyTable&, Index, Index, double) const { return true; }
   /// Scores of keys j .. j+7 with the masked ones set to −∞.
-  [[gnu::always_inline]] simd::v8d apply(double, const KeyTable&, Index, simd::v8d s) const { return s; }
+  [[gnu::always_inline]] simd::v8d apply(double, const KeyTable&, Index, simd::v8d s) const {
+    return s;
+  }
 };
 
 /// Key j is visible to query i only if position_j ≤ position_i (causal / masked attention).

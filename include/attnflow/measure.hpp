@@ -9,9 +9,9 @@ namespace attnflow {
 
 /// Tokens x_i (N×d), masses w_i ≥ 0 with Σ w_i = 1, and sequence positions (for causal masks).
 struct Measure {
-  Matrix x;                        ///< N×d token positions, row-major
-  std::vector<double> weights;     ///< N masses, default 1/N
-  std::vector<double> positions;   ///< N sequence positions, default 0, 1, ..., N−1
+  Matrix x;                       ///< N×d token positions, row-major
+  std::vector<double> weights;    ///< N masses, default 1/N
+  std::vector<double> positions;  ///< N sequence positions, default 0, 1, ..., N−1
 
   Index n() const { return x.rows(); }
   Index d() const { return x.cols(); }

@@ -22,13 +22,13 @@ enum class Geometry { euclidean, sphere };
 /// θ̇_i = P⊥_{θ_i} A_i / s_i with the scheme's speed s_i and radius equation (SPEC §1 table).
 enum class Normalization {
   from_geometry,  ///< the default: post_ln on the sphere, none in R^d (see effective_normalization)
-  none,          ///< no normalisation: ẋ = A(x) in R^d ([C])
-  post_ln,       ///< s = 1, ṙ = 0: the sphere model ẋ = P⊥_x A(x) ([B], [R])
-  pre_ln,        ///< s = r, ṙ = ⟨θ, A⟩: ẋ = A(θ)
-  mix_ln,        ///< post_ln until model.mix_tau, then pre_ln
-  peri_ln,       ///< s = r‖A‖, ṙ = ⟨θ, A⟩/‖A‖: ẋ = A(θ)/‖A(θ)‖
-  ngpt,          ///< s = ‖A‖/α, ṙ = 0 (α = model.ngpt_alpha)
-  sqrt_scaling,  ///< s = √(t+1), ṙ = 0
+  none,           ///< no normalisation: ẋ = A(x) in R^d ([C])
+  post_ln,        ///< s = 1, ṙ = 0: the sphere model ẋ = P⊥_x A(x) ([B], [R])
+  pre_ln,         ///< s = r, ṙ = ⟨θ, A⟩: ẋ = A(θ)
+  mix_ln,         ///< post_ln until model.mix_tau, then pre_ln
+  peri_ln,        ///< s = r‖A‖, ṙ = ⟨θ, A⟩/‖A‖: ẋ = A(θ)/‖A(θ)‖
+  ngpt,           ///< s = ‖A‖/α, ṙ = 0 (α = model.ngpt_alpha)
+  sqrt_scaling,   ///< s = √(t+1), ṙ = 0
 };
 
 /// How attention weights a_ij are formed from scores s_ij = β⟨Q x_i, K x_j⟩ (SPEC §1 table).
@@ -54,9 +54,9 @@ struct Head {
 struct Model {
   Geometry geometry = Geometry::sphere;
   KernelKind kernel = KernelKind::softmax;
-  double beta = 1.0;         ///< inverse temperature β > 0
-  std::vector<Head> heads;   ///< at least one head
-  bool causal = false;       ///< a_ij = 0 unless position_j ≤ position_i ([C] masked attention)
+  double beta = 1.0;        ///< inverse temperature β > 0
+  std::vector<Head> heads;  ///< at least one head
+  bool causal = false;      ///< a_ij = 0 unless position_j ≤ position_i ([C] masked attention)
 
   /// Time-dependent weights ([M]); null when every matrix and β are constant. `heads` and `beta`
   /// above then hold the values at t = 0.
@@ -65,7 +65,7 @@ struct Model {
   Normalization normalization = Normalization::from_geometry;  ///< see Normalization
   double mix_tau = 1.0;     ///< mix_ln: time at which Post-LN switches to Pre-LN
   double ngpt_alpha = 1.0;  ///< ngpt: step size α of the normalised update
-  double noise = 0.0;       ///< temperature 1/κ: dX = F dt + √(2/κ) dW ([R] §7); 0 = deterministic
+  double noise = 0.0;  ///< temperature 1/κ: dX = F dt + √(2/κ) dW ([R] §7); 0 = deterministic
   std::uint64_t noise_seed = 0;  ///< seed of the Brownian increments
 
   /// sigmoid: the bias b; NaN means the default b = −log N (N tokens), see docs/kernels.md.
@@ -88,7 +88,8 @@ void validate_model(const Model& model, Index d, bool heads_listed = false);
 /// euclidean: none).
 Normalization effective_normalization(const Model& model);
 
-/// "none", "post_ln", "pre_ln", "mix_ln", "peri_ln", "ngpt", "sqrt_scaling" ("from_geometry" for the default).
+/// "none", "post_ln", "pre_ln", "mix_ln", "peri_ln", "ngpt", "sqrt_scaling" ("from_geometry" for
+/// the default).
 std::string_view normalization_name(Normalization normalization);
 
 /// Looks a scheme up by name; throws InputError(key, "unknown ... allowed: ...").

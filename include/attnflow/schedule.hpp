@@ -22,8 +22,9 @@ class MatrixSchedule {
   /// the grid t_k = k·dt (M_{k+1} = M̄ + e^{−θ dt}(M_k − M̄) + σ √((1 − e^{−2θ dt})/(2θ)) Z_k,
   /// Z_k standard normal from Rng(seed)) up to t_end, and linearly interpolated in between, so that
   /// adaptive integrators see a continuous path. symmetric: Z is symmetrised, (Z + Zᵀ)/√2 ([M]).
-  static MatrixSchedule ornstein_uhlenbeck(Matrix initial, Matrix mean, double theta, double sigma, double dt,
-                                           double t_end, std::uint64_t seed, bool symmetric);
+  static MatrixSchedule ornstein_uhlenbeck(Matrix initial, Matrix mean, double theta, double sigma,
+                                           double dt, double t_end, std::uint64_t seed,
+                                           bool symmetric);
 
   /// M(t).
   Matrix at(double t) const;
@@ -38,8 +39,9 @@ class MatrixSchedule {
  private:
   enum class Kind { constant, per_layer, sinusoid, grid };
   Kind kind_ = Kind::constant;
-  std::vector<Matrix> values_;  ///< constant: 1; per_layer: layers; sinusoid: base, amplitude; grid: samples
-  double step_ = 1.0;           ///< per_layer: layer_time; grid: dt
+  std::vector<Matrix>
+      values_;         ///< constant: 1; per_layer: layers; sinusoid: base, amplitude; grid: samples
+  double step_ = 1.0;  ///< per_layer: layer_time; grid: dt
   double omega_ = 0.0, phase_ = 0.0;
   Matrix shape_;
 };

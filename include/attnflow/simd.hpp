@@ -20,14 +20,22 @@ using v8d_unaligned = double __attribute__((vector_size(64), aligned(8), may_ali
 static_assert(kLanes == 8, "the engine's lanes are one v8d");
 
 /// Loads p[0..8).
-[[gnu::always_inline]] inline v8d load(const double* p) { return *reinterpret_cast<const v8d_unaligned*>(p); }
+[[gnu::always_inline]] inline v8d load(const double* p) {
+  return *reinterpret_cast<const v8d_unaligned*>(p);
+}
 /// Stores v to p[0..8).
-[[gnu::always_inline]] inline void store(double* p, v8d v) { *reinterpret_cast<v8d_unaligned*>(p) = v; }
+[[gnu::always_inline]] inline void store(double* p, v8d v) {
+  *reinterpret_cast<v8d_unaligned*>(p) = v;
+}
 /// All lanes equal to x.
-[[gnu::always_inline]] inline v8d broadcast(double x) { return v8d{} + x; }
+[[gnu::always_inline]] inline v8d broadcast(double x) {
+  return v8d{} + x;
+}
 
 /// Lane-wise maximum that keeps a NaN of b out (used only where b is never NaN-significant).
-[[gnu::always_inline]] inline v8d max(v8d a, v8d b) { return a < b ? b : a; }
+[[gnu::always_inline]] inline v8d max(v8d a, v8d b) {
+  return a < b ? b : a;
+}
 
 /// Largest lane.
 [[gnu::always_inline]] inline double horizontal_max(v8d a) {

@@ -21,14 +21,15 @@ struct SinkhornReport {
 /// Column potentials g (size keys.n) after at most max_iters − 1 column updates, stopping once the
 /// column marginals of the row-normalised plan are met to `tol`. row_keys.log_weight must hold
 /// log w_j; col_keys.log_weight is overwritten. Returns the iteration count (error filled later).
-SinkhornReport sinkhorn_potentials(double beta, int max_iters, double tol, const QueryTable& row_queries,
-                                   KeyTable& row_keys, const QueryTable& col_queries, KeyTable& col_keys,
+SinkhornReport sinkhorn_potentials(double beta, int max_iters, double tol,
+                                   const QueryTable& row_queries, KeyTable& row_keys,
+                                   const QueryTable& col_queries, KeyTable& col_keys,
                                    std::vector<double>& g);
 
 /// max_j |Σ_i w_i a_ij / w_j − 1| for a_ij = w_j e^{f_i + g_j + s_ij}, given f_i = −log Z_i of the
 /// final row pass: one column pass.
-double sinkhorn_marginal_error(double beta, const std::vector<double>& f, const std::vector<double>& g,
-                               const QueryTable& col_queries, KeyTable& col_keys,
-                               const std::vector<double>& weights);
+double sinkhorn_marginal_error(double beta, const std::vector<double>& f,
+                               const std::vector<double>& g, const QueryTable& col_queries,
+                               KeyTable& col_keys, const std::vector<double>& weights);
 
 }  // namespace attnflow

@@ -4,8 +4,9 @@
 // For each query i it computes, without ever storing an N×N matrix,
 //     s_ij = Score(q_i, k_j) (masked),  p_ij = Weighting(s_ij, w_j),
 //     log Z_i = log Σ_j p_ij,            out_i = Normalization(Σ_j p_ij v_j)
-// in blocks of keys (KeyTable::block, sized to stay in L1). Exponential weightings keep the online max / log-sum-exp of
-// OnlineSoftmax, so that scores as large as β = 10⁴ stay finite. Memory is O((N_q + N_k)(k + dv)).
+// in blocks of keys (KeyTable::block, sized to stay in L1). Exponential weightings keep the online
+// max / log-sum-exp of OnlineSoftmax, so that scores as large as β = 10⁴ stay finite. Memory is
+// O((N_q + N_k)(k + dv)).
 //
 // Determinism: each query's reduction runs over the key blocks in order, with kLanes fixed partial
 // sums combined in a fixed order, on one thread. Threads only decide which query blocks they own,
@@ -53,9 +54,10 @@ inline Index output_dimension(const KeyTable& keys, AttentionOutput out) {
 
 /// Runs the reduction for queries [b·kQueryBlock, (b+1)·kQueryBlock) over all keys.
 template <class Normalization, class Score, class Weighting, class Mask>
-[[gnu::always_inline]] inline void attend_query_block(const QueryTable& queries, const KeyTable& keys,
-                                                      const Score& score, const Weighting& weighting,
-                                                      const Mask& mask, AttentionOutput out, Index b,
+[[gnu::always_inline]] inline void attend_query_block(const QueryTable& queries,
+                                                      const KeyTable& keys, const Score& score,
+                                                      const Weighting& weighting, const Mask& mask,
+                                                      AttentionOutput out, Index b,
                                                       BlockScratch& scratch) {
   constexpr double kNegInf = -std::numeric_limits<double>::infinity();
   const Index dv = output_dimension(keys, out);
@@ -63,11 +65,14 @@ template <class Normalization, class Score, class Weighting, class Mask>
   const Index i1 = std::min(queries.n, i0 + kQueryBlock);
   double* s = scratch.s.data();
   double max_query_position = kNegInf;
-  for (Index i = i0; i < i1; ++i) max_query_position = std::max(max_query_position, queries.position[i]);
+  for (Index i = i0; i < i1; ++i)
+    max_query_position = std::max(max_query_position, queries.position[i]);
   // Weightings without an exponential use the fixed shift m = 0.
-  for (auto& st : scratch.state) st = Weighting::kOnlineMax ? OnlineSoftmax{} : OnlineSoftmax{0.0, 0.0};
+  for (auto& st : scratch.state)
+    st = Weighting::kOnlineMax ? OnlineSoftmax{} : OnlineSoftmax{0.0, 0.0};
   for (double& v : scratch.lane_sum) v = 0.0;
-  for (Index c = 0; c < (i1 - i0) * dv * kLanes; ++c) scratch.lane_acc[static_cast<std::size_t>(c)] = 0.0;
+  for (Index c = 0; c < (i1 - i0) * dv * kLanes; ++c)
+    scratch.lane_acc[static_cast<std::size_t>(c)] = 0.0;
 
   for (Index j0 = 0; j0 < keys.stride; j0 += keys.block) {
     const Index len = keys.block_length(j0);
@@ -83,7 +88,7 @@ template <class Normalization, class Score, class Weighting, class Mask>
       for (Index j = j0; j < j1; j += kLanes) {
         const simd::v8d sj = weighting.prepare(
             mask.apply(query_position, keys, j, score.chunk(q, key_block, keys.k, len, j - j0)),
-                                               simd::load(keys.log_weight.data() + j));
+            simd::load(keys.log_weight.data() + j));
         simd::store(s + (j - j0), sj);
         chunk_max = simd::max(chunk_max, sj);
       }
@@ -104,7 +109,8 @@ template <class Normalization, class Score, class Weighting, class Mask>
       // keys j ≡ l (mod kLanes), in key order.
       simd::v8d lane_sum = simd::load(ls);
       for (Index j = j0; j < j1; j += kLanes) {
-        const simd::v8d p = weighting.weight(simd::load(s + (j - j0)), simd::load(keys.weight.data() + j), st.max);
+        const simd::v8d p =
+            weighting.weight(simd::load(s + (j - j0)), simd::load(keys.weight.data() + j), st.max);
         simd::store(s + (j - j0), p);
         lane_sum += p;
       }
@@ -126,7 +132,8 @@ template <class Normalization, class Score, class Weighting, class Mask>
     st.sum = simd::horizontal_sum(simd::load(ls));
     for (Index c = 0; c < dv; ++c)
       scratch.acc[static_cast<std::size_t>(c)] = simd::horizontal_sum(simd::load(la + c * kLanes));
-    if (out.values != nullptr) Normalization::finalize(st, scratch.acc.data(), dv, out.values + i * dv);
+    if (out.values != nullptr)
+      Normalization::finalize(st, scratch.acc.data(), dv, out.values + i * dv);
     if (out.log_partition != nullptr) out.log_partition[i] = st.log_partition();
   }
 }
@@ -137,7 +144,8 @@ void for_each_query_block(const QueryTable& queries, const KeyTable& keys, Atten
                           BlockFn&& block) {
   const Index dv = output_dimension(keys, out);
   const Index n_blocks = (queries.n + kQueryBlock - 1) / kQueryBlock;
-  const bool parallel = n_blocks > 1 && queries.n * keys.stride * (keys.k + dv + 1) > kParallelPairWork;
+  const bool parallel =
+      n_blocks > 1 && queries.n * keys.stride * (keys.k + dv + 1) > kParallelPairWork;
 #pragma omp parallel if (parallel)
   {
     BlockScratch scratch(dv);

@@ -7,9 +7,9 @@
 #include <cmath>
 #include <limits>
 
+#include "attnflow/attention_tables.hpp"
 #include "attnflow/online_softmax.hpp"
 #include "attnflow/simd.hpp"
-#include "attnflow/attention_tables.hpp"
 #include "attnflow/types.hpp"
 
 namespace attnflow {
@@ -30,8 +30,8 @@ struct ExpWeights {
 
 /// p_ij = w_j e^{−b} σ(s_ij + b) = w_j / (e^b + e^{−s_ij}): sigmoid attention ([C]; Ramapuram et
 /// al. 2024), not normalised. The factor e^{−b} makes the kernel a measure kernel with two exact
-/// properties: with uniform masses w_j = 1/N and b = −log N it is the real layer Σ_j σ(s_ij − log N)
-/// V x_j, and as b → −∞ (so as N → ∞ with the default bias) it tends to USA, w_j e^{s_ij}.
+/// properties: with uniform masses w_j = 1/N and b = −log N it is the real layer Σ_j σ(s_ij − log
+/// N) V x_j, and as b → −∞ (so as N → ∞ with the default bias) it tends to USA, w_j e^{s_ij}.
 /// (SPEC's w_j σ(s_ij + b) with b = −log N would count 1/N twice and vanish as N grows.)
 struct SigmoidWeights {
   static constexpr bool kOnlineMax = false;

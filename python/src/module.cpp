@@ -64,7 +64,9 @@ using Array = py::array_t<double, py::array::c_style | py::array::forcecast>;
 // ---------------------------------------------------------------------------------------------
 // Arrays
 
-std::string type_of(py::handle obj) { return py::str(py::type::handle_of(obj).attr("__name__")); }
+std::string type_of(py::handle obj) {
+  return py::str(py::type::handle_of(obj).attr("__name__"));
+}
 
 std::string shape_text(const py::array& a) {
   std::string s = "(";
@@ -107,16 +109,19 @@ void require_finite(const Array& a, const std::string& name) {
       where = std::to_string(rest % a.shape(axis)) + (where.empty() ? "" : ", ") + where;
       rest /= a.shape(axis);
     }
-    throw InputError(name, "must contain finite numbers only, got " + format_number(p[k]) + " at [" + where + "]");
+    throw InputError(name, "must contain finite numbers only, got " + format_number(p[k]) +
+                               " at [" + where + "]");
   }
 }
 
 /// An N×d token array (N, d ≥ 1, finite) as an engine matrix.
 Matrix token_matrix(py::handle obj, const std::string& name) {
   const Array a = float_array(obj, name);
-  if (a.ndim() != 2) throw InputError(name, "must be a 2-D array of shape (N, d), got shape " + shape_text(a));
+  if (a.ndim() != 2)
+    throw InputError(name, "must be a 2-D array of shape (N, d), got shape " + shape_text(a));
   if (a.shape(0) < 1 || a.shape(1) < 1)
-    throw InputError(name, "must hold at least one token of dimension >= 1, got shape " + shape_text(a));
+    throw InputError(name,
+                     "must hold at least one token of dimension >= 1, got shape " + shape_text(a));
   require_finite(a, name);
   return Eigen::Map<const Matrix>(a.data(), a.shape(0), a.shape(1));
 }
@@ -125,14 +130,15 @@ Matrix token_matrix(py::handle obj, const std::string& name) {
 Matrix square_matrix(py::handle obj, Index d, const std::string& name) {
   const Array a = float_array(obj, name);
   if (a.ndim() != 2 || a.shape(0) != d || a.shape(1) != d)
-    throw InputError(name, "must be a " + std::to_string(d) + "x" + std::to_string(d) + " matrix, got shape " +
-                               shape_text(a));
+    throw InputError(name, "must be a " + std::to_string(d) + "x" + std::to_string(d) +
+                               " matrix, got shape " + shape_text(a));
   require_finite(a, name);
   return Eigen::Map<const Matrix>(a.data(), d, d);
 }
 
 /// A 1-D finite vector, of length `size` unless size < 0.
-std::vector<double> vector_of(py::handle obj, Index size, const std::string& name, const std::string& what) {
+std::vector<double> vector_of(py::handle obj, Index size, const std::string& name,
+                              const std::string& what) {
   const Array a = float_array(obj, name);
   if (a.ndim() != 1 || (size >= 0 && a.shape(0) != size))
     throw InputError(name, "must be a 1-D array with " + what + ", got shape " + shape_text(a));
@@ -142,14 +148,17 @@ std::vector<double> vector_of(py::handle obj, Index size, const std::string& nam
 
 /// Token masses (default 1/N): N entries, finite, ≥ 0, summing to 1 within 1e-9.
 std::vector<double> token_weights(py::handle obj, Index n, const std::string& name) {
-  if (obj.is_none()) return std::vector<double>(static_cast<std::size_t>(n), 1.0 / static_cast<double>(n));
-  std::vector<double> w = vector_of(obj, n, name, "one entry per token (N = " + std::to_string(n) + ")");
+  if (obj.is_none())
+    return std::vector<double>(static_cast<std::size_t>(n), 1.0 / static_cast<double>(n));
+  std::vector<double> w =
+      vector_of(obj, n, name, "one entry per token (N = " + std::to_string(n) + ")");
   double total = 0.0;
   for (double v : w) {
     if (v < 0.0) throw InputError(name, "must be finite and >= 0, got " + format_number(v));
     total += v;
   }
-  if (std::fabs(total - 1.0) > 1e-9) throw InputError(name, "must sum to 1, got " + format_number(total));
+  if (std::fabs(total - 1.0) > 1e-9)
+    throw InputError(name, "must sum to 1, got " + format_number(total));
   return w;
 }
 
@@ -164,8 +173,9 @@ std::vector<double> token_positions(py::handle obj, Index n, const std::string& 
 }
 
 /// A measure from Python arguments; on the sphere the tokens must be unit vectors (CLI's message).
-Measure make_measure(Matrix x, py::handle weights, py::handle positions, bool sphere, const std::string& x_name,
-                     const std::string& w_name = "weights", const std::string& p_name = "positions") {
+Measure make_measure(Matrix x, py::handle weights, py::handle positions, bool sphere,
+                     const std::string& x_name, const std::string& w_name = "weights",
+                     const std::string& p_name = "positions") {
   Measure m;
   const Index n = x.rows();
   m.weights = token_weights(weights, n, w_name);
@@ -194,7 +204,9 @@ py::array vector_to_numpy(std::vector<double>&& v) {
 toml::table to_table(py::handle dict, const std::string& key);
 toml::array to_array(py::handle seq, const std::string& key);
 
-std::string child(const std::string& key, const std::string& name) { return key.empty() ? name : key + "." + name; }
+std::string child(const std::string& key, const std::string& name) {
+  return key.empty() ? name : key + "." + name;
+}
 
 /// Converts one Python value and hands the TOML value to `put`.
 template <typename Put>
@@ -225,21 +237,24 @@ void convert(py::handle v, const std::string& key, Put&& put) {
   } else if (py::hasattr(v, "to_dict")) {  // an attnflow.Model inside a configuration
     put(to_table(v.attr("to_dict")(), key));
   } else {
-    throw InputError(key, "cannot be given as " + type_of(v) +
-                              "; allowed: numbers, strings, booleans, lists, arrays and dicts (as in TOML)");
+    throw InputError(
+        key, "cannot be given as " + type_of(v) +
+                 "; allowed: numbers, strings, booleans, lists, arrays and dicts (as in TOML)");
   }
 }
 
 toml::table to_table(py::handle dict, const std::string& key) {
   if (!py::isinstance<py::dict>(dict))
-    throw InputError(key.empty() ? "config" : key, "must be a dict (a TOML table), got " + type_of(dict));
+    throw InputError(key.empty() ? "config" : key,
+                     "must be a dict (a TOML table), got " + type_of(dict));
   toml::table t;
   for (auto [k, v] : py::reinterpret_borrow<py::dict>(dict)) {
     if (!py::isinstance<py::str>(k))
       throw InputError(key.empty() ? "config" : key, "keys must be strings, got " + type_of(k));
     const std::string name = k.cast<std::string>();
     if (v.is_none()) continue;  // None: the key is absent (its default applies)
-    convert(v, child(key, name), [&](auto&& value) { t.insert_or_assign(name, std::forward<decltype(value)>(value)); });
+    convert(v, child(key, name),
+            [&](auto&& value) { t.insert_or_assign(name, std::forward<decltype(value)>(value)); });
   }
   return t;
 }
@@ -286,7 +301,8 @@ io::RunConfig to_run_config(py::handle config, const std::vector<std::string>& o
       return io::load_config(s, overrides);  // a path (a TOML text has at least one '=')
     return io::parse_config(s, overrides, working_directory());
   }
-  throw InputError("config", "must be a dict of sections, a TOML text or a path, got " + type_of(config));
+  throw InputError("config",
+                   "must be a dict of sections, a TOML text or a path, got " + type_of(config));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -314,11 +330,13 @@ py::dict model_info(py::handle spec, Index d) {
   return out;
 }
 
-py::array velocity(py::handle spec, py::handle x, double t, py::handle weights, py::handle positions, bool raw) {
+py::array velocity(py::handle spec, py::handle x, double t, py::handle weights,
+                   py::handle positions, bool raw) {
   Matrix tokens = token_matrix(x, "x");
   if (!std::isfinite(t)) throw InputError("t", "must be finite, got " + format_number(t));
   const Model model = to_model(spec, tokens.cols());
-  Measure m = make_measure(std::move(tokens), weights, positions, model.geometry == Geometry::sphere, "x");
+  Measure m =
+      make_measure(std::move(tokens), weights, positions, model.geometry == Geometry::sphere, "x");
   Matrix v;
   {
     py::gil_scoped_release nogil;
@@ -336,25 +354,30 @@ py::array velocity(py::handle spec, py::handle x, double t, py::handle weights, 
 
 /// The particle flow of a configuration from given tokens, with the loop of io::run_experiment
 /// (same Dynamics, same observables, same output times), frames kept in memory.
-py::dict simulate(py::handle config, py::handle x0, py::handle weights, py::handle positions, py::handle gmean,
-                  py::handle gcov) {
+py::dict simulate(py::handle config, py::handle x0, py::handle weights, py::handle positions,
+                  py::handle gmean, py::handle gcov) {
   Matrix tokens = token_matrix(x0, "x0");
   const Index n = tokens.rows(), d = tokens.cols();
   toml::table root = to_table(config, "");
   if (root.contains("init"))
     throw InputError("init", "the tokens are the x0 argument; give no [init] section");
-  root.insert("init", toml::table{{"n", static_cast<std::int64_t>(n)}, {"d", static_cast<std::int64_t>(d)}});
+  root.insert("init", toml::table{{"n", static_cast<std::int64_t>(n)},
+                                  {"d", static_cast<std::int64_t>(d)}});
   const io::RunConfig cfg = io::parse_config(toml_text(root), {}, working_directory());
-  Measure m = make_measure(std::move(tokens), weights, positions, cfg.model.geometry == Geometry::sphere, "x0");
+  Measure m = make_measure(std::move(tokens), weights, positions,
+                           cfg.model.geometry == Geometry::sphere, "x0");
 
   const std::vector<std::string>& names = cfg.output.observables;
   std::optional<GaussianReference> gaussian;
   for (const std::string& name : names) {
     if (!is_gaussian_observable(name) || gaussian) continue;
     if (gmean.is_none() || gcov.is_none())
-      throw InputError("gaussian", "the observable '" + name + "' compares the tokens with the Gaussian solution "
-                                   "of [C]: pass gaussian=(mean, cov), the law x0 was sampled from");
-    const std::vector<double> mv = vector_of(gmean, d, "gaussian.mean", std::to_string(d) + " entries");
+      throw InputError("gaussian",
+                       "the observable '" + name +
+                           "' compares the tokens with the Gaussian solution "
+                           "of [C]: pass gaussian=(mean, cov), the law x0 was sampled from");
+    const std::vector<double> mv =
+        vector_of(gmean, d, "gaussian.mean", std::to_string(d) + " entries");
     const Vector mean = Eigen::Map<const Vector>(mv.data(), d);
     const Matrix cov = square_matrix(gcov, d, "gaussian.cov");
     reduce::validate_covariance(cov, d, "gaussian.cov");
@@ -363,7 +386,8 @@ py::dict simulate(py::handle config, py::handle x0, py::handle weights, py::hand
     opt.integrate.dt = 0.0;
     opt.integrate.rtol = 1e-10;
     opt.integrate.atol = 1e-12;
-    const reduce::GaussianSolution solution = reduce::solve_gaussian(cfg.model, mean, cov, cfg.output.times, opt);
+    const reduce::GaussianSolution solution =
+        reduce::solve_gaussian(cfg.model, mean, cov, cfg.output.times, opt);
     gaussian.emplace();
     for (const reduce::GaussianFrame& f : solution.frames) {
       gaussian->times.push_back(f.t);
@@ -372,13 +396,15 @@ py::dict simulate(py::handle config, py::handle x0, py::handle weights, py::hand
     }
   }
 
-  const auto frames = static_cast<py::ssize_t>(std::count(cfg.output.record.begin(), cfg.output.record.end(), true));
+  const auto frames = static_cast<py::ssize_t>(
+      std::count(cfg.output.record.begin(), cfg.output.record.end(), true));
   const Normalization scheme = effective_normalization(cfg.model);
   const bool with_radius = scheme != Normalization::none && scheme != Normalization::post_ln;
   py::array_t<double> t_out({frames});
   py::array_t<double> x_out(cfg.output.trajectory ? std::vector<py::ssize_t>{frames, n, d}
                                                   : std::vector<py::ssize_t>{0, n, d});
-  py::array_t<double> radius_out(with_radius ? std::vector<py::ssize_t>{frames, n} : std::vector<py::ssize_t>{0, n});
+  py::array_t<double> radius_out(with_radius ? std::vector<py::ssize_t>{frames, n}
+                                             : std::vector<py::ssize_t>{0, n});
   std::vector<py::array_t<double>> series;
   std::vector<double*> series_ptr;
   for (std::size_t k = 0; k < names.size(); ++k) {
@@ -403,7 +429,9 @@ py::dict simulate(py::handle config, py::handle x0, py::handle weights, py::hand
       if (!cfg.output.record[k]) return;
       const std::vector<double> values = observables.evaluate(t, x, dynamics);
       t_ptr[done] = t;
-      if (x_ptr != nullptr) std::memcpy(x_ptr + done * n * d, x.data(), sizeof(double) * static_cast<std::size_t>(n * d));
+      if (x_ptr != nullptr)
+        std::memcpy(x_ptr + done * n * d, x.data(),
+                    sizeof(double) * static_cast<std::size_t>(n * d));
       if (r_ptr != nullptr)
         for (Index i = 0; i < n; ++i) r_ptr[done * n + i] = x.row(i).norm();
       for (std::size_t j = 0; j < values.size(); ++j) series_ptr[j][done] = values[j];
@@ -434,20 +462,23 @@ py::dict simulate(py::handle config, py::handle x0, py::handle weights, py::hand
   return out;
 }
 
-double energy(py::handle spec, py::handle x, py::handle weights, const std::string& kind, bool log) {
+double energy(py::handle spec, py::handle x, py::handle weights, const std::string& kind,
+              bool log) {
   Matrix tokens = token_matrix(x, "x");
   const Model model = to_model(spec, tokens.cols());
   const Measure m = make_measure(std::move(tokens), weights, py::none(), false, "x");
   py::gil_scoped_release nogil;
   if (kind == "energy" || kind == "energy_b") {
-    const EnergyValue e = kind == "energy" ? interaction_energy(model, m) : interaction_energy_b(model, m);
+    const EnergyValue e =
+        kind == "energy" ? interaction_energy(model, m) : interaction_energy_b(model, m);
     return log ? e.log_value : e.value;
   }
   if (kind == "normalized_energy") {
     const double e = normalized_energy(model.beta, m);
     return log ? std::log(e) : e;
   }
-  throw InputError("kind", "unknown energy '" + kind + "'; allowed: energy, energy_b, normalized_energy");
+  throw InputError("kind",
+                   "unknown energy '" + kind + "'; allowed: energy, energy_b, normalized_energy");
 }
 
 py::array energy_gradient(py::handle spec, py::handle x, py::handle weights) {
@@ -469,7 +500,8 @@ py::dict clusters(py::handle x, double threshold) {
   ClusterSummary s;
   {
     py::gil_scoped_release nogil;
-    s = tokens.cols() <= 3 ? clusters_spatial(tokens, threshold) : attnflow::clusters(tokens, threshold);
+    s = tokens.cols() <= 3 ? clusters_spatial(tokens, threshold)
+                           : attnflow::clusters(tokens, threshold);
   }
   py::array_t<std::int64_t> labels(static_cast<py::ssize_t>(s.labels.size()));
   std::copy(s.labels.begin(), s.labels.end(), labels.mutable_data());
@@ -480,20 +512,23 @@ py::dict clusters(py::handle x, double threshold) {
   return out;
 }
 
-double wasserstein2(py::handle x, py::handle y, py::handle a, py::handle b, py::handle pos_x, py::handle pos_y,
-                    const std::string& method, double epsilon, int projections, std::uint64_t seed) {
+double wasserstein2(py::handle x, py::handle y, py::handle a, py::handle b, py::handle pos_x,
+                    py::handle pos_y, const std::string& method, double epsilon, int projections,
+                    std::uint64_t seed) {
   const Matrix mx = token_matrix(x, "x"), my = token_matrix(y, "y");
   if (mx.cols() != my.cols())
-    throw InputError("y", "must have the dimension of x (d = " + std::to_string(mx.cols()) + "), got d = " +
-                              std::to_string(my.cols()));
-  const std::vector<double> wa = token_weights(a, mx.rows(), "a"), wb = token_weights(b, my.rows(), "b");
+    throw InputError("y", "must have the dimension of x (d = " + std::to_string(mx.cols()) +
+                              "), got d = " + std::to_string(my.cols()));
+  const std::vector<double> wa = token_weights(a, mx.rows(), "a"),
+                            wb = token_weights(b, my.rows(), "b");
   const std::vector<double> pa = token_positions(pos_x, mx.rows(), "positions_x");
   const std::vector<double> pb = token_positions(pos_y, my.rows(), "positions_y");
   analysis::W2Options opt;
   opt.method = analysis::w2_method_from_name(method, "method");
   if (!std::isfinite(epsilon) || epsilon <= 0.0)
     throw InputError("epsilon", "must be finite and > 0, got " + format_number(epsilon));
-  if (projections < 1) throw InputError("projections", "must be at least 1, got " + std::to_string(projections));
+  if (projections < 1)
+    throw InputError("projections", "must be at least 1, got " + std::to_string(projections));
   opt.sinkhorn.epsilon = epsilon;
   opt.projections = projections;
   opt.seed = seed;
@@ -509,7 +544,9 @@ py::dict gaussian_solve(py::handle config, py::handle mean_arg, py::handle cov_a
   const Matrix cov0 = square_matrix(cov_arg, static_cast<Index>(mean0.size()), "cov");
   reduce::validate_covariance(cov0, cov0.rows(), "cov");
   toml::table root = to_table(config, "");
-  if (root.contains("init")) throw InputError("init", "the initial law is the mean and cov arguments; give no [init] section");
+  if (root.contains("init"))
+    throw InputError("init",
+                     "the initial law is the mean and cov arguments; give no [init] section");
   toml::array mean_toml, cov_toml;
   for (double v : mean0) mean_toml.push_back(v);
   for (Index i = 0; i < cov0.rows(); ++i) {
@@ -517,8 +554,11 @@ py::dict gaussian_solve(py::handle config, py::handle mean_arg, py::handle cov_a
     for (Index j = 0; j < cov0.cols(); ++j) row.push_back(cov0(i, j));
     cov_toml.push_back(std::move(row));
   }
-  root.insert("init", toml::table{{"kind", "gaussian"}, {"mean", std::move(mean_toml)}, {"cov", std::move(cov_toml)}});
-  const io::GaussianRunConfig cfg = io::parse_gaussian_config(toml_text(root), {}, working_directory());
+  root.insert("init", toml::table{{"kind", "gaussian"},
+                                  {"mean", std::move(mean_toml)},
+                                  {"cov", std::move(cov_toml)}});
+  const io::GaussianRunConfig cfg =
+      io::parse_gaussian_config(toml_text(root), {}, working_directory());
   const io::RunConfig& run = cfg.run;
   const Index d = run.init.mean.size();
   reduce::GaussianSolveOptions opt;
@@ -541,10 +581,12 @@ py::dict gaussian_solve(py::handle config, py::handle mean_arg, py::handle cov_a
     const reduce::GaussianFrame& f = *frames[static_cast<std::size_t>(k)];
     const reduce::NormalizedSpectrum spec = reduce::normalized_spectrum(f.cov, cfg.rank_tol);
     t.mutable_data()[k] = f.t;
-    std::memcpy(mean.mutable_data() + k * d, f.mean.data(), sizeof(double) * static_cast<std::size_t>(d));
+    std::memcpy(mean.mutable_data() + k * d, f.mean.data(),
+                sizeof(double) * static_cast<std::size_t>(d));
     for (Index i = 0; i < d; ++i)
       for (Index j = 0; j < d; ++j) cov.mutable_data()[(k * d + i) * d + j] = f.cov(i, j);
-    std::memcpy(eig.mutable_data() + k * d, spec.eigenvalues.data(), sizeof(double) * static_cast<std::size_t>(d));
+    std::memcpy(eig.mutable_data() + k * d, spec.eigenvalues.data(),
+                sizeof(double) * static_cast<std::size_t>(d));
     rank.mutable_data()[k] = static_cast<std::int64_t>(spec.rank);
   }
   py::dict out;
@@ -553,9 +595,11 @@ py::dict gaussian_solve(py::handle config, py::handle mean_arg, py::handle cov_a
   out["cov"] = cov;
   out["eigenvalues"] = eig;
   out["rank"] = rank;
-  out["blowup_time"] = sol.blowup_time ? py::object(py::float_(*sol.blowup_time)) : py::object(py::none());
-  out["blowup_detected_at"] =
-      sol.blowup_detected_at ? py::object(py::float_(*sol.blowup_detected_at)) : py::object(py::none());
+  out["blowup_time"] =
+      sol.blowup_time ? py::object(py::float_(*sol.blowup_time)) : py::object(py::none());
+  out["blowup_detected_at"] = sol.blowup_detected_at
+                                  ? py::object(py::float_(*sol.blowup_detected_at))
+                                  : py::object(py::none());
   out["steps"] = sol.stats.steps;
   out["evaluations"] = sol.stats.evaluations;
   out["config"] = cfg.resolved_toml;
@@ -578,15 +622,18 @@ py::tuple gaussian_field(py::handle spec, py::handle mean, py::handle cov) {
 double gaussian_w2(py::handle m1, py::handle s1, py::handle m2, py::handle s2) {
   const std::vector<double> a = vector_of(m1, -1, "m1", "d entries");
   const auto d = static_cast<Index>(a.size());
-  const std::vector<double> b = vector_of(m2, d, "m2", std::to_string(d) + " entries (the length of m1)");
+  const std::vector<double> b =
+      vector_of(m2, d, "m2", std::to_string(d) + " entries (the length of m1)");
   const Matrix c1 = square_matrix(s1, d, "s1"), c2 = square_matrix(s2, d, "s2");
   reduce::validate_covariance(c1, d, "s1");
   reduce::validate_covariance(c2, d, "s2");
-  return reduce::gaussian_w2(Eigen::Map<const Vector>(a.data(), d), c1, Eigen::Map<const Vector>(b.data(), d), c2);
+  return reduce::gaussian_w2(Eigen::Map<const Vector>(a.data(), d), c1,
+                             Eigen::Map<const Vector>(b.data(), d), c2);
 }
 
-reduce::EquiangularParams equiangular_params(const std::string& kernel, std::int64_t n, double beta, double rho0,
-                                             double r0, const std::string& normalization, double mix_time,
+reduce::EquiangularParams equiangular_params(const std::string& kernel, std::int64_t n, double beta,
+                                             double rho0, double r0,
+                                             const std::string& normalization, double mix_time,
                                              double alpha) {
   reduce::EquiangularParams p;
   if (kernel == "softmax" || kernel == "sa") {
@@ -610,24 +657,30 @@ IntegrateOptions integrate_options(const std::string& method, double dt, double 
   o.method = method_from_name(method, "method");
   if (!std::isfinite(dt) || dt < 0.0 || (dt == 0.0 && o.method != Method::dopri5))
     throw InputError("dt", "must be finite and > 0, got " + format_number(dt));
-  if (!std::isfinite(rtol) || rtol <= 0.0) throw InputError("rtol", "must be finite and > 0, got " + format_number(rtol));
-  if (!std::isfinite(atol) || atol <= 0.0) throw InputError("atol", "must be finite and > 0, got " + format_number(atol));
+  if (!std::isfinite(rtol) || rtol <= 0.0)
+    throw InputError("rtol", "must be finite and > 0, got " + format_number(rtol));
+  if (!std::isfinite(atol) || atol <= 0.0)
+    throw InputError("atol", "must be finite and > 0, got " + format_number(atol));
   o.dt = dt;
   o.rtol = rtol;
   o.atol = atol;
   return o;
 }
 
-py::dict equiangular_solve(const std::string& kernel, std::int64_t n, double beta, double rho0, py::handle times,
-                           double r0, const std::string& normalization, double mix_time, double alpha,
-                           const std::string& method, double dt, double rtol, double atol) {
-  const reduce::EquiangularParams p = equiangular_params(kernel, n, beta, rho0, r0, normalization, mix_time, alpha);
+py::dict equiangular_solve(const std::string& kernel, std::int64_t n, double beta, double rho0,
+                           py::handle times, double r0, const std::string& normalization,
+                           double mix_time, double alpha, const std::string& method, double dt,
+                           double rtol, double atol) {
+  const reduce::EquiangularParams p =
+      equiangular_params(kernel, n, beta, rho0, r0, normalization, mix_time, alpha);
   const IntegrateOptions o = integrate_options(method, dt, rtol, atol);
   const std::vector<double> requested = vector_of(times, -1, "times", "the output times");
   if (requested.empty()) throw InputError("times", "must list at least one time");
   for (std::size_t k = 0; k < requested.size(); ++k) {
-    if (requested[k] < 0.0) throw InputError("times", "must be >= 0, got " + format_number(requested[k]));
-    if (k > 0 && requested[k] <= requested[k - 1]) throw InputError("times", "must be strictly increasing");
+    if (requested[k] < 0.0)
+      throw InputError("times", "must be >= 0, got " + format_number(requested[k]));
+    if (k > 0 && requested[k] <= requested[k - 1])
+      throw InputError("times", "must be strictly increasing");
   }
   std::vector<double> grid = requested;
   const bool prepended = grid.front() > 0.0;
@@ -648,14 +701,15 @@ py::dict equiangular_solve(const std::string& kernel, std::int64_t n, double bet
   return py::dict("t"_a = t, "rho"_a = rho, "r"_a = r);
 }
 
-double equiangular_hitting_time(const std::string& kernel, std::int64_t n, double beta, double rho0, double threshold,
-                                double r0, const std::string& normalization, double mix_time, double alpha,
-                                double rtol, double atol) {
-  const reduce::EquiangularParams p = equiangular_params(kernel, n, beta, rho0, r0, normalization, mix_time, alpha);
+double equiangular_hitting_time(const std::string& kernel, std::int64_t n, double beta, double rho0,
+                                double threshold, double r0, const std::string& normalization,
+                                double mix_time, double alpha, double rtol, double atol) {
+  const reduce::EquiangularParams p =
+      equiangular_params(kernel, n, beta, rho0, r0, normalization, mix_time, alpha);
   const double lower = -1.0 / static_cast<double>(n - 1);
   if (!std::isfinite(threshold) || threshold <= lower || threshold >= 1.0)
-    throw InputError("threshold", "must lie in (-1/(n-1), 1) = (" + format_number(lower) + ", 1), got " +
-                                      format_number(threshold));
+    throw InputError("threshold", "must lie in (-1/(n-1), 1) = (" + format_number(lower) +
+                                      ", 1), got " + format_number(threshold));
   const IntegrateOptions o = integrate_options("dopri5", 0.0, rtol, atol);
   py::gil_scoped_release nogil;
   return reduce::equiangular_hitting_time(p, rho0, r0, threshold, o);
@@ -674,7 +728,8 @@ py::dict load(const std::string& path) {
   out["positions"] = vector_to_numpy(std::vector<double>(reader.positions()));
   if (reader.has_trajectory()) {
     const auto frames = static_cast<py::ssize_t>(reader.frames());
-    py::array_t<double> x({frames, static_cast<py::ssize_t>(reader.n()), static_cast<py::ssize_t>(reader.d())});
+    py::array_t<double> x(
+        {frames, static_cast<py::ssize_t>(reader.n()), static_cast<py::ssize_t>(reader.d())});
     const std::size_t frame_size = static_cast<std::size_t>(reader.n() * reader.d());
     for (std::size_t k = 0; k < reader.frames(); ++k) {
       const Matrix f = reader.frame(k);
@@ -693,7 +748,8 @@ py::dict load(const std::string& path) {
   return out;
 }
 
-std::string run(py::handle config, const std::string& outdir, const std::vector<std::string>& overrides) {
+std::string run(py::handle config, const std::string& outdir,
+                const std::vector<std::string>& overrides) {
   const io::RunConfig cfg = to_run_config(config, overrides);
   return io::run_experiment(cfg, outdir).dump();
 }
@@ -723,13 +779,16 @@ PYBIND11_MODULE(_attnflow, m) {
   // Exceptions: kept alive for the life of the process (never decref'ed at interpreter exit).
   static PyObject* input_error = PyErr_NewExceptionWithDoc(
       "attnflow.InputError",
-      "A problem with an argument or a configuration key that the caller can fix: a ValueError whose text "
-      "is '<key>: <what is wrong, what is allowed>', the message `attnflow` prints as 'error: ...'. "
+      "A problem with an argument or a configuration key that the caller can fix: a ValueError "
+      "whose text "
+      "is '<key>: <what is wrong, what is allowed>', the message `attnflow` prints as 'error: "
+      "...'. "
       ".key is the configuration key (e.g. 'model.beta') or argument name (e.g. 'x').",
       PyExc_ValueError, nullptr);
   static PyObject* numerical_error = PyErr_NewExceptionWithDoc(
       "attnflow.NumericalError",
-      "The state became non-finite (NaN or infinity) during an integration (the CLI exits with status 3). "
+      "The state became non-finite (NaN or infinity) during an integration (the CLI exits with "
+      "status 3). "
       "attnflow.simulate attaches .result, the frames up to the last good output time.",
       PyExc_RuntimeError, nullptr);
   m.attr("InputError") = py::handle(input_error);
@@ -749,12 +808,14 @@ PYBIND11_MODULE(_attnflow, m) {
   py::list kernels;
   for (const KernelInfo& k : kKernels)
     kernels.append(py::dict("name"_a = std::string(k.name), "summary"_a = std::string(k.summary),
-                            "reference"_a = std::string(k.reference), "normalized"_a = k.normalized));
+                            "reference"_a = std::string(k.reference),
+                            "normalized"_a = k.normalized));
   m.attr("KERNELS") = kernels;
   py::list observables;
   for (const ObservableInfo& o : kObservables)
-    observables.append(py::dict("name"_a = std::string(o.name), "summary"_a = std::string(o.summary),
-                                "needs_unmasked"_a = o.needs_unmasked, "needs_sinkhorn"_a = o.needs_sinkhorn));
+    observables.append(
+        py::dict("name"_a = std::string(o.name), "summary"_a = std::string(o.summary),
+                 "needs_unmasked"_a = o.needs_unmasked, "needs_sinkhorn"_a = o.needs_sinkhorn));
   m.attr("OBSERVABLES") = observables;
 
   m.def("set_threads", [](int n) {
@@ -764,30 +825,34 @@ PYBIND11_MODULE(_attnflow, m) {
   m.def("get_threads", []() { return omp_get_max_threads(); });
 
   m.def("model_info", &model_info, "model"_a, "d"_a);
-  m.def("velocity", &attnflow::python::velocity, "model"_a, "x"_a, "t"_a = 0.0, "weights"_a = py::none(), "positions"_a = py::none(),
-        "raw"_a = false);
-  m.def("simulate", &simulate, "config"_a, "x0"_a, "weights"_a = py::none(), "positions"_a = py::none(),
-        "gaussian_mean"_a = py::none(), "gaussian_cov"_a = py::none());
-  m.def("energy", &attnflow::python::energy, "model"_a, "x"_a, "weights"_a = py::none(), "kind"_a = "energy", "log"_a = false);
-  m.def("energy_gradient", &attnflow::python::energy_gradient, "model"_a, "x"_a, "weights"_a = py::none());
+  m.def("velocity", &attnflow::python::velocity, "model"_a, "x"_a, "t"_a = 0.0,
+        "weights"_a = py::none(), "positions"_a = py::none(), "raw"_a = false);
+  m.def("simulate", &simulate, "config"_a, "x0"_a, "weights"_a = py::none(),
+        "positions"_a = py::none(), "gaussian_mean"_a = py::none(), "gaussian_cov"_a = py::none());
+  m.def("energy", &attnflow::python::energy, "model"_a, "x"_a, "weights"_a = py::none(),
+        "kind"_a = "energy", "log"_a = false);
+  m.def("energy_gradient", &attnflow::python::energy_gradient, "model"_a, "x"_a,
+        "weights"_a = py::none());
   m.def("clusters", &attnflow::python::clusters, "x"_a, "threshold"_a = 1e-3);
-  m.def("wasserstein2", &attnflow::python::wasserstein2, "x"_a, "y"_a, "a"_a = py::none(), "b"_a = py::none(),
-        "positions_x"_a = py::none(), "positions_y"_a = py::none(), "method"_a = "exact", "epsilon"_a = 1e-2,
-        "projections"_a = 200, "seed"_a = 0);
+  m.def("wasserstein2", &attnflow::python::wasserstein2, "x"_a, "y"_a, "a"_a = py::none(),
+        "b"_a = py::none(), "positions_x"_a = py::none(), "positions_y"_a = py::none(),
+        "method"_a = "exact", "epsilon"_a = 1e-2, "projections"_a = 200, "seed"_a = 0);
   m.def("gaussian_solve", &gaussian_solve, "config"_a, "mean"_a, "cov"_a);
   m.def("gaussian_field", &gaussian_field, "model"_a, "mean"_a, "cov"_a);
   m.def("gaussian_w2", &gaussian_w2, "m1"_a, "s1"_a, "m2"_a, "s2"_a);
-  m.def("equiangular_solve", &equiangular_solve, "kernel"_a, "n"_a, "beta"_a, "rho0"_a, "times"_a, "r0"_a,
-        "normalization"_a, "mix_time"_a, "alpha"_a, "method"_a, "dt"_a, "rtol"_a, "atol"_a);
-  m.def("equiangular_hitting_time", &equiangular_hitting_time, "kernel"_a, "n"_a, "beta"_a, "rho0"_a,
-        "threshold"_a, "r0"_a, "normalization"_a, "mix_time"_a, "alpha"_a, "rtol"_a, "atol"_a);
+  m.def("equiangular_solve", &equiangular_solve, "kernel"_a, "n"_a, "beta"_a, "rho0"_a, "times"_a,
+        "r0"_a, "normalization"_a, "mix_time"_a, "alpha"_a, "method"_a, "dt"_a, "rtol"_a, "atol"_a);
+  m.def("equiangular_hitting_time", &equiangular_hitting_time, "kernel"_a, "n"_a, "beta"_a,
+        "rho0"_a, "threshold"_a, "r0"_a, "normalization"_a, "mix_time"_a, "alpha"_a, "rtol"_a,
+        "atol"_a);
   m.def("load", &load, "path"_a);
   m.def("run", &run, "config"_a, "outdir"_a, "overrides"_a = std::vector<std::string>{});
   m.def("initial_tokens", &initial_tokens, "config"_a, "overrides"_a = std::vector<std::string>{});
   m.def(
       "uniform_sphere",
       [](std::int64_t n, std::int64_t d, std::uint64_t seed) {
-        return matrix_to_numpy(sample_uniform_sphere(positive_index(n, "n"), positive_index(d, "d"), seed));
+        return matrix_to_numpy(
+            sample_uniform_sphere(positive_index(n, "n"), positive_index(d, "d"), seed));
       },
       "n"_a, "d"_a, "seed"_a = 0);
   m.def(
@@ -797,14 +862,15 @@ PYBIND11_MODULE(_attnflow, m) {
         const auto d = static_cast<Index>(mv.size());
         if (d < 1) throw InputError("mean", "must have at least one entry");
         const Matrix c = square_matrix(cov, d, "cov");
-        return matrix_to_numpy(
-            sample_gaussian(positive_index(n, "n"), Eigen::Map<const Vector>(mv.data(), d), c, seed));
+        return matrix_to_numpy(sample_gaussian(positive_index(n, "n"),
+                                               Eigen::Map<const Vector>(mv.data(), d), c, seed));
       },
       "n"_a, "mean"_a, "cov"_a, "seed"_a = 0);
   m.def(
       "equiangular_tokens",
       [](std::int64_t n, std::int64_t d, double rho) {
-        return matrix_to_numpy(equiangular_points(positive_index(n, "n"), positive_index(d, "d"), rho));
+        return matrix_to_numpy(
+            equiangular_points(positive_index(n, "n"), positive_index(d, "d"), rho));
       },
       "n"_a, "d"_a, "rho"_a);
 }

@@ -40,7 +40,9 @@ double log_double_sum(const Model& model, const Measure& measure) {
   return log_sum_exp(terms);
 }
 
-EnergyValue from_log(double log_value) { return {std::exp(log_value), log_value}; }
+EnergyValue from_log(double log_value) {
+  return {std::exp(log_value), log_value};
+}
 
 }  // namespace
 

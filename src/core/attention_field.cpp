@@ -7,7 +7,8 @@
 
 namespace attnflow {
 
-AttentionField::AttentionField(Model model, std::vector<double> weights, std::vector<double> positions)
+AttentionField::AttentionField(Model model, std::vector<double> weights,
+                               std::vector<double> positions)
     : model_(std::move(model)), weights_(std::move(weights)), positions_(std::move(positions)) {
   // Sigmoid attention's usual bias b = −log N (Ramapuram et al.) keeps σ(s + b) ≈ e^s / N.
   sigmoid_bias_ = std::isnan(model_.sigmoid_bias) ? -std::log(static_cast<double>(weights_.size()))
@@ -42,13 +43,15 @@ void AttentionField::evaluate_head(const Head& head, const Matrix& x) {
   // the key log-masses; its log-partition gives f for the reported marginal error.
   fill_queries(head.K, x, positions_, col_queries_);
   fill_keys(head.Q, nullptr, x, weights_, positions_, col_keys_);
-  SinkhornReport report = sinkhorn_potentials(model_.beta, model_.sinkhorn_iters, model_.sinkhorn_tol,
-                                              queries_, keys_, col_queries_, col_keys_, g_);
+  SinkhornReport report =
+      sinkhorn_potentials(model_.beta, model_.sinkhorn_iters, model_.sinkhorn_tol, queries_, keys_,
+                          col_queries_, col_keys_, g_);
   log_z_.resize(static_cast<std::size_t>(n));
   attend(kernel, queries_, keys_, AttentionOutput{head_out_.data(), log_z_.data()});
   f_.resize(log_z_.size());
   for (std::size_t i = 0; i < f_.size(); ++i) f_[i] = -log_z_[i];
-  report.marginal_error = sinkhorn_marginal_error(model_.beta, f_, g_, col_queries_, col_keys_, weights_);
+  report.marginal_error =
+      sinkhorn_marginal_error(model_.beta, f_, g_, col_queries_, col_keys_, weights_);
   last_sinkhorn_.iterations = std::max(last_sinkhorn_.iterations, report.iterations);
   last_sinkhorn_.marginal_error = std::max(last_sinkhorn_.marginal_error, report.marginal_error);
 }
@@ -61,7 +64,8 @@ void AttentionField::evaluate(const Matrix& x, Matrix& out) {
   for (const Head& head : model_.heads) {
     const Index dv = head.V.rows();
     evaluate_head(head, x);
-    // out_i += W_h y_i (W_h = I when absent); heads are added in order, so the sum is deterministic.
+    // out_i += W_h y_i (W_h = I when absent); heads are added in order, so the sum is
+    // deterministic.
     const bool identity = head.W.size() == 0;
 #pragma omp parallel for schedule(static) if (n > kParallelTokens)
     for (Index i = 0; i < n; ++i) {

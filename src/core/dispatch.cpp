@@ -35,9 +35,10 @@ struct BlockCall {
   double exp_bias;
 };
 
-#define ATTNFLOW_BLOCK_FUNCTION(name, Normalization, score, weighting, Mask)                        \
-  ATTNFLOW_SIMD_CLONES void name(const BlockCall& c, Index b, BlockScratch& scratch) {              \
-    attend_query_block<Normalization>(c.queries, c.keys, score, weighting, Mask{}, c.out, b, scratch); \
+#define ATTNFLOW_BLOCK_FUNCTION(name, Normalization, score, weighting, Mask)                 \
+  ATTNFLOW_SIMD_CLONES void name(const BlockCall& c, Index b, BlockScratch& scratch) {       \
+    attend_query_block<Normalization>(c.queries, c.keys, score, weighting, Mask{}, c.out, b, \
+                                      scratch);                                              \
   }
 
 ATTNFLOW_BLOCK_FUNCTION(softmax_full, RowSoftmax, DotScore{c.beta}, ExpWeights{}, FullMask)
@@ -46,8 +47,10 @@ ATTNFLOW_BLOCK_FUNCTION(usa_full, RowSum, DotScore{c.beta}, ExpWeights{}, FullMa
 ATTNFLOW_BLOCK_FUNCTION(usa_causal, RowSum, DotScore{c.beta}, ExpWeights{}, CausalMask)
 ATTNFLOW_BLOCK_FUNCTION(l2_full, RowSoftmax, L2Score{c.beta}, ExpWeights{}, FullMask)
 ATTNFLOW_BLOCK_FUNCTION(l2_causal, RowSoftmax, L2Score{c.beta}, ExpWeights{}, CausalMask)
-ATTNFLOW_BLOCK_FUNCTION(sigmoid_full, RowSum, DotScore{c.beta}, SigmoidWeights{c.exp_bias}, FullMask)
-ATTNFLOW_BLOCK_FUNCTION(sigmoid_causal, RowSum, DotScore{c.beta}, SigmoidWeights{c.exp_bias}, CausalMask)
+ATTNFLOW_BLOCK_FUNCTION(sigmoid_full, RowSum, DotScore{c.beta}, SigmoidWeights{c.exp_bias},
+                        FullMask)
+ATTNFLOW_BLOCK_FUNCTION(sigmoid_causal, RowSum, DotScore{c.beta}, SigmoidWeights{c.exp_bias},
+                        CausalMask)
 ATTNFLOW_BLOCK_FUNCTION(hardmax_full, RowSoftmax, DotScore{c.beta}, HardmaxWeights{}, FullMask)
 ATTNFLOW_BLOCK_FUNCTION(hardmax_causal, RowSoftmax, DotScore{c.beta}, HardmaxWeights{}, CausalMask)
 
@@ -79,7 +82,8 @@ void attend(const KernelSettings& kernel, const QueryTable& queries, const KeyTa
     case KernelKind::hardmax:
       return run_blocks(c ? hardmax_causal : hardmax_full, call);
   }
-  throw std::logic_error("attend: kernel " + std::to_string(static_cast<int>(kernel.kind)) + " is not registered");
+  throw std::logic_error("attend: kernel " + std::to_string(static_cast<int>(kernel.kind)) +
+                         " is not registered");
 }
 
 void attend_unnormalized(bool causal, double beta, const QueryTable& queries, const KeyTable& keys,

@@ -27,8 +27,9 @@ void fill_queries(const Matrix& P, const Matrix& x, const std::vector<double>& p
   }
 }
 
-void fill_keys(const Matrix& R, const Matrix* U, const Matrix& x, const std::vector<double>& weights,
-               const std::vector<double>& positions, KeyTable& out) {
+void fill_keys(const Matrix& R, const Matrix* U, const Matrix& x,
+               const std::vector<double>& weights, const std::vector<double>& positions,
+               KeyTable& out) {
   const Index n = x.rows();
   const Index d = x.cols();
   const Index k = R.rows();
@@ -50,7 +51,8 @@ void fill_keys(const Matrix& R, const Matrix* U, const Matrix& x, const std::vec
       out.value_at(a, j) = s;
     }
     const double w = weights[static_cast<std::size_t>(j)];
-    out.log_weight[static_cast<std::size_t>(j)] = w > 0.0 ? std::log(w) : -std::numeric_limits<double>::infinity();
+    out.log_weight[static_cast<std::size_t>(j)] =
+        w > 0.0 ? std::log(w) : -std::numeric_limits<double>::infinity();
     out.weight[static_cast<std::size_t>(j)] = w;
     out.position[static_cast<std::size_t>(j)] = positions[static_cast<std::size_t>(j)];
   }

@@ -27,8 +27,8 @@ Matrix sample_gaussian(Index n, const Vector& mean, const Matrix& cov, std::uint
   const Index d = mean.size();
   if (cov.rows() != d || cov.cols() != d)
     throw InputError("init.cov", "must be " + std::to_string(d) + "x" + std::to_string(d) +
-                                     " (the length of init.mean), got " + std::to_string(cov.rows()) +
-                                     "x" + std::to_string(cov.cols()));
+                                     " (the length of init.mean), got " +
+                                     std::to_string(cov.rows()) + "x" + std::to_string(cov.cols()));
   if (!cov.allFinite()) throw InputError("init.cov", "all entries must be finite numbers");
   const double scale = std::max(1.0, cov.cwiseAbs().maxCoeff());
   if ((cov - cov.transpose()).cwiseAbs().maxCoeff() > 1e-12 * scale)

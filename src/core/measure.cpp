@@ -23,8 +23,8 @@ void validate_measure(const Measure& measure, bool on_sphere, const std::string&
   if (measure.d() == 0) throw InputError(key + ".d", "must be at least 1, got 0");
   if (!measure.x.allFinite()) throw InputError(key, "token coordinates must be finite numbers");
   if (measure.weights.size() != static_cast<std::size_t>(n))
-    throw InputError(key + ".weights", "must have one entry per token (" + std::to_string(n) + "), got " +
-                                           std::to_string(measure.weights.size()));
+    throw InputError(key + ".weights", "must have one entry per token (" + std::to_string(n) +
+                                           "), got " + std::to_string(measure.weights.size()));
   if (measure.positions.size() != static_cast<std::size_t>(n))
     throw InputError(key + ".positions", "must have one entry per token (" + std::to_string(n) +
                                              "), got " + std::to_string(measure.positions.size()));

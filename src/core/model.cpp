@@ -12,7 +12,8 @@ Model identity_model(Index d, double beta, KernelKind kernel, Geometry geometry)
   m.geometry = geometry;
   m.kernel = kernel;
   m.beta = beta;
-  m.heads.push_back(Head{Matrix::Identity(d, d), Matrix::Identity(d, d), Matrix::Identity(d, d), Matrix()});
+  m.heads.push_back(
+      Head{Matrix::Identity(d, d), Matrix::Identity(d, d), Matrix::Identity(d, d), Matrix()});
   return m;
 }
 
@@ -44,8 +45,9 @@ std::string_view normalization_name(Normalization normalization) {
 }
 
 Normalization normalization_from_name(std::string_view name, const std::string& key) {
-  for (Normalization n : {Normalization::none, Normalization::post_ln, Normalization::pre_ln, Normalization::mix_ln,
-                          Normalization::peri_ln, Normalization::ngpt, Normalization::sqrt_scaling})
+  for (Normalization n :
+       {Normalization::none, Normalization::post_ln, Normalization::pre_ln, Normalization::mix_ln,
+        Normalization::peri_ln, Normalization::ngpt, Normalization::sqrt_scaling})
     if (normalization_name(n) == name) return n;
   std::string message = "unknown scheme '";
   message += name;
@@ -74,46 +76,60 @@ void validate_model(const Model& model, Index d, bool heads_listed) {
     throw InputError("model.beta", "must be finite and > 0, got " + format_number(model.beta));
   if (model.heads.empty()) throw InputError("model.heads", "at least one head is required");
   if (std::isinf(model.sigmoid_bias))
-    throw InputError("model.sigmoid_bias", "must be a finite number, got " + format_number(model.sigmoid_bias));
+    throw InputError("model.sigmoid_bias",
+                     "must be a finite number, got " + format_number(model.sigmoid_bias));
   if (model.sinkhorn_iters < 1)
     throw InputError("model.sinkhorn_iters", "must be at least 1 (1 = softmax), got " +
                                                  std::to_string(model.sinkhorn_iters));
   if (!std::isfinite(model.sinkhorn_tol) || model.sinkhorn_tol <= 0.0)
-    throw InputError("model.sinkhorn_tol", "must be finite and > 0, got " + format_number(model.sinkhorn_tol));
+    throw InputError("model.sinkhorn_tol",
+                     "must be finite and > 0, got " + format_number(model.sinkhorn_tol));
   if (model.geometry == Geometry::sphere && effective_normalization(model) == Normalization::none)
-    throw InputError("model.normalization", "'none' leaves the sphere; use geometry = \"euclidean\" for no normalisation");
-  if (model.geometry == Geometry::euclidean && effective_normalization(model) == Normalization::post_ln)
-    throw InputError("model.normalization", "'post_ln' keeps tokens on the sphere; use geometry = \"sphere\"");
+    throw InputError("model.normalization",
+                     "'none' leaves the sphere; use geometry = \"euclidean\" for no normalisation");
+  if (model.geometry == Geometry::euclidean &&
+      effective_normalization(model) == Normalization::post_ln)
+    throw InputError("model.normalization",
+                     "'post_ln' keeps tokens on the sphere; use geometry = \"sphere\"");
   if (!std::isfinite(model.mix_tau) || model.mix_tau < 0.0)
-    throw InputError("model.mix_tau", "must be finite and >= 0, got " + format_number(model.mix_tau));
+    throw InputError("model.mix_tau",
+                     "must be finite and >= 0, got " + format_number(model.mix_tau));
   if (!std::isfinite(model.ngpt_alpha) || model.ngpt_alpha <= 0.0)
-    throw InputError("model.ngpt_alpha", "must be finite and > 0, got " + format_number(model.ngpt_alpha));
+    throw InputError("model.ngpt_alpha",
+                     "must be finite and > 0, got " + format_number(model.ngpt_alpha));
   if (!std::isfinite(model.noise) || model.noise < 0.0)
-    throw InputError("model.noise", "must be finite and >= 0 (the temperature 1/kappa), got " + format_number(model.noise));
+    throw InputError("model.noise", "must be finite and >= 0 (the temperature 1/kappa), got " +
+                                        format_number(model.noise));
   if (model.kernel == KernelKind::sinkhorn && model.causal)
-    throw InputError("model.causal", "the sinkhorn kernel cannot be masked: a causal plan has no doubly "
-                                     "stochastic scaling ([C] defines Sinkhorn attention unmasked); "
-                                     "use softmax, usa, l2, sigmoid or hardmax with causal = true");
+    throw InputError("model.causal",
+                     "the sinkhorn kernel cannot be masked: a causal plan has no doubly "
+                     "stochastic scaling ([C] defines Sinkhorn attention unmasked); "
+                     "use softmax, usa, l2, sigmoid or hardmax with causal = true");
   for (std::size_t h = 0; h < model.heads.size(); ++h) {
     const Head& head = model.heads[h];
-    const std::string key =
-        (model.heads.size() == 1 && !heads_listed) ? std::string("model") : "model.heads[" + std::to_string(h) + "]";
+    const std::string key = (model.heads.size() == 1 && !heads_listed)
+                                ? std::string("model")
+                                : "model.heads[" + std::to_string(h) + "]";
     if (head.Q.cols() != d)
-      throw InputError(key + ".Q", "must have d = " + std::to_string(d) + " columns, got " + shape(head.Q));
+      throw InputError(key + ".Q",
+                       "must have d = " + std::to_string(d) + " columns, got " + shape(head.Q));
     if (head.K.cols() != d)
-      throw InputError(key + ".K", "must have d = " + std::to_string(d) + " columns, got " + shape(head.K));
+      throw InputError(key + ".K",
+                       "must have d = " + std::to_string(d) + " columns, got " + shape(head.K));
     if (head.K.rows() != head.Q.rows() || head.Q.rows() == 0)
       throw InputError(key + ".K", "must have as many rows as Q (" + std::to_string(head.Q.rows()) +
                                        "), got " + shape(head.K));
     if (head.V.cols() != d || head.V.rows() == 0)
-      throw InputError(key + ".V", "must have d = " + std::to_string(d) + " columns, got " + shape(head.V));
+      throw InputError(key + ".V",
+                       "must have d = " + std::to_string(d) + " columns, got " + shape(head.V));
     if (head.W.size() == 0) {
       if (head.V.rows() != d)
         throw InputError(key + ".V", "must be " + std::to_string(d) + "x" + std::to_string(d) +
                                          " when no output matrix W is given, got " + shape(head.V));
     } else if (head.W.rows() != d || head.W.cols() != head.V.rows()) {
-      throw InputError(key + ".W", "must be " + std::to_string(d) + "x" + std::to_string(head.V.rows()) +
-                                       " (d x rows of V), got " + shape(head.W));
+      throw InputError(key + ".W", "must be " + std::to_string(d) + "x" +
+                                       std::to_string(head.V.rows()) + " (d x rows of V), got " +
+                                       shape(head.W));
     }
     require_finite(head.Q, key + ".Q");
     require_finite(head.K, key + ".K");

@@ -34,8 +34,9 @@ MatrixSchedule MatrixSchedule::sinusoid(Matrix base, Matrix amplitude, double om
   return s;
 }
 
-MatrixSchedule MatrixSchedule::ornstein_uhlenbeck(Matrix initial, Matrix mean, double theta, double sigma,
-                                                  double dt, double t_end, std::uint64_t seed, bool symmetric) {
+MatrixSchedule MatrixSchedule::ornstein_uhlenbeck(Matrix initial, Matrix mean, double theta,
+                                                  double sigma, double dt, double t_end,
+                                                  std::uint64_t seed, bool symmetric) {
   MatrixSchedule s;
   s.kind_ = Kind::grid;
   s.shape_ = initial;
@@ -89,7 +90,8 @@ std::vector<double> MatrixSchedule::jumps(double t_end) const {
 bool ModelSchedule::is_constant() const {
   if (!beta.is_constant()) return false;
   for (const HeadSchedule& h : heads)
-    if (!h.Q.is_constant() || !h.K.is_constant() || !h.V.is_constant() || !h.W.is_constant()) return false;
+    if (!h.Q.is_constant() || !h.K.is_constant() || !h.V.is_constant() || !h.W.is_constant())
+      return false;
   return true;
 }
 

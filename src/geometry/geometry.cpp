@@ -35,7 +35,8 @@ Geometry geometry_from_name(std::string_view name, const std::string& key) {
   if (name == "sphere") return Geometry::sphere;
   if (name == "euclidean") return Geometry::euclidean;
   if (name == "circle") return Geometry::sphere;  // S¹: the sphere at d = 2 (checked by the config)
-  throw InputError(key, "unknown geometry '" + std::string(name) + "'; allowed: euclidean, sphere, circle");
+  throw InputError(
+      key, "unknown geometry '" + std::string(name) + "'; allowed: euclidean, sphere, circle");
 }
 
 }  // namespace attnflow

@@ -88,7 +88,8 @@ void Dynamics::euler_step(double t, Matrix& x, double h, Matrix& work) {
       project_tangent(directions, xi);
     }
   }
-  if (scheme == Normalization::none || (scheme == Normalization::post_ln && geometry() == Geometry::sphere)) {
+  if (scheme == Normalization::none ||
+      (scheme == Normalization::post_ln && geometry() == Geometry::sphere)) {
     attention(t, x, work);  // unprojected: the residual branch of the layer
     x += h * work;
   } else {
@@ -103,7 +104,8 @@ void Dynamics::euler_step(double t, Matrix& x, double h, Matrix& work) {
       if (post) {  // x ← r·LN(θ + h A(θ))
         x.row(i) = th + h * a;
         x.row(i) *= r / x.row(i).norm();
-      } else if (scheme == Normalization::pre_ln || scheme == Normalization::mix_ln) {  // x ← x + h A(LN x)
+      } else if (scheme == Normalization::pre_ln ||
+                 scheme == Normalization::mix_ln) {  // x ← x + h A(LN x)
         x.row(i) += h * a;
       } else if (scheme == Normalization::peri_ln) {  // x ← x + h LN(A(LN x))
         x.row(i) += (h / a.norm()) * a;

@@ -81,8 +81,8 @@ constexpr double a51 = 19372.0 / 6561.0, a52 = -25360.0 / 2187.0, a53 = 64448.0 
                  a54 = -212.0 / 729.0;
 constexpr double a61 = 9017.0 / 3168.0, a62 = -355.0 / 33.0, a63 = 46732.0 / 5247.0,
                  a64 = 49.0 / 176.0, a65 = -5103.0 / 18656.0;
-constexpr double b1 = 35.0 / 384.0, b3 = 500.0 / 1113.0, b4 = 125.0 / 192.0,
-                 b5 = -2187.0 / 6784.0, b6 = 11.0 / 84.0;
+constexpr double b1 = 35.0 / 384.0, b3 = 500.0 / 1113.0, b4 = 125.0 / 192.0, b5 = -2187.0 / 6784.0,
+                 b6 = 11.0 / 84.0;
 // e = b (order 5) − b̂ (order 4): the embedded error estimate.
 constexpr double e1 = 71.0 / 57600.0, e3 = -71.0 / 16695.0, e4 = 71.0 / 1920.0,
                  e5 = -17253.0 / 339200.0, e6 = 22.0 / 525.0, e7 = -1.0 / 40.0;
@@ -191,7 +191,8 @@ IntegrateStats integrate_dopri5(OdeSystem& dyn, Matrix& x, const std::vector<dou
 IntegrateStats integrate(OdeSystem& dynamics, Matrix& x, const std::vector<double>& times,
                          const IntegrateOptions& options, const Observer& observe) {
   if (times.empty()) return {};
-  if (options.method == Method::dopri5) return integrate_dopri5(dynamics, x, times, options, observe);
+  if (options.method == Method::dopri5)
+    return integrate_dopri5(dynamics, x, times, options, observe);
   return integrate_fixed(dynamics, x, times, options, observe);
 }
 

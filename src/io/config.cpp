@@ -1,11 +1,11 @@
 #include "attnflow/io/config.hpp"
 
+#include <toml++/toml.h>
 #include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <set>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "attnflow/error.hpp"
 #include "attnflow/geometry.hpp"
@@ -26,19 +26,22 @@ Model parse_model(const toml::table* t, const MatrixContext& ctx) {
   const Index d = ctx.d;
   Model m;
   if (t == nullptr) return identity_model(d, 1.0);
-  check_keys(*t, "model", {"geometry", "kernel", "beta", "Q", "K", "V", "W", "heads", "causal", "sigmoid_bias",
-                           "sinkhorn_iters", "sinkhorn_tol", "normalization", "mix_tau", "ngpt_alpha", "noise",
-                           "noise_seed"});
+  check_keys(*t, "model",
+             {"geometry", "kernel", "beta", "Q", "K", "V", "W", "heads", "causal", "sigmoid_bias",
+              "sinkhorn_iters", "sinkhorn_tol", "normalization", "mix_tau", "ngpt_alpha", "noise",
+              "noise_seed"});
   if (const auto* n = t->get("geometry")) {
     const std::string name = to_string(*n, "model.geometry");
     m.geometry = geometry_from_name(name, "model.geometry");
     // The circle of [R] (Kuramoto-type angle dynamics) is the sphere S¹: tokens (cos θ, sin θ).
     if (name == "circle" && d != 2)
-      throw InputError("model.geometry", "'circle' needs tokens in R^2 (init.d = 2), got d = " + std::to_string(d));
+      throw InputError("model.geometry",
+                       "'circle' needs tokens in R^2 (init.d = 2), got d = " + std::to_string(d));
   }
   // Default scheme: the one the geometry implies (sphere: Post-LN, R^d: none).
   if (const auto* n = t->get("normalization"))
-    m.normalization = normalization_from_name(to_string(*n, "model.normalization"), "model.normalization");
+    m.normalization =
+        normalization_from_name(to_string(*n, "model.normalization"), "model.normalization");
   if (const auto* n = t->get("mix_tau")) m.mix_tau = to_number(*n, "model.mix_tau");
   if (const auto* n = t->get("ngpt_alpha")) m.ngpt_alpha = to_number(*n, "model.ngpt_alpha");
   if (const auto* n = t->get("noise")) m.noise = to_number(*n, "model.noise");
@@ -47,25 +50,31 @@ Model parse_model(const toml::table* t, const MatrixContext& ctx) {
     if (v < 0) throw InputError("model.noise_seed", "must be >= 0, got " + std::to_string(v));
     m.noise_seed = static_cast<std::uint64_t>(v);
   }
-  if (const auto* n = t->get("kernel")) m.kernel = kernel_from_name(to_string(*n, "model.kernel"), "model.kernel");
+  if (const auto* n = t->get("kernel"))
+    m.kernel = kernel_from_name(to_string(*n, "model.kernel"), "model.kernel");
   MatrixSchedule beta = MatrixSchedule::constant(Matrix::Constant(1, 1, m.beta));
   if (const auto* n = t->get("beta")) {
     beta = parse_scalar_spec(*n, "model.beta", ctx);
     m.beta = beta.at(0.0)(0, 0);
   }
   if (const auto* n = t->get("causal")) m.causal = to_bool(*n, "model.causal");
-  if (const auto* n = t->get("sigmoid_bias")) m.sigmoid_bias = finite_number(*n, "model.sigmoid_bias");
+  if (const auto* n = t->get("sigmoid_bias"))
+    m.sigmoid_bias = finite_number(*n, "model.sigmoid_bias");
   if (const auto* n = t->get("sinkhorn_iters")) {
     const std::int64_t v = to_integer(*n, "model.sinkhorn_iters");
     if (v < 1 || v > 1'000'000)
-      throw InputError("model.sinkhorn_iters", "must be an integer in [1, 1000000] (1 = softmax), got " + std::to_string(v));
+      throw InputError(
+          "model.sinkhorn_iters",
+          "must be an integer in [1, 1000000] (1 = softmax), got " + std::to_string(v));
     m.sinkhorn_iters = static_cast<int>(v);
   }
-  if (const auto* n = t->get("sinkhorn_tol")) m.sinkhorn_tol = positive_number(*n, "model.sinkhorn_tol");
+  if (const auto* n = t->get("sinkhorn_tol"))
+    m.sinkhorn_tol = positive_number(*n, "model.sinkhorn_tol");
   const Matrix identity = Matrix::Identity(d, d);
   auto schedule = std::make_shared<ModelSchedule>();
   schedule->beta = beta;
-  // Each matrix is an array or a spec table (io/matrix_spec.hpp); the head holds its value at t = 0.
+  // Each matrix is an array or a spec table (io/matrix_spec.hpp); the head holds its value at t =
+  // 0.
   auto read_head = [&](const toml::table& h, const std::string& key) {
     HeadSchedule hs{MatrixSchedule::constant(identity), MatrixSchedule::constant(identity),
                     MatrixSchedule::constant(identity), MatrixSchedule::constant(Matrix())};
@@ -79,7 +88,8 @@ Model parse_model(const toml::table* t, const MatrixContext& ctx) {
   if (const auto* heads = t->get("heads")) {
     for (std::string_view k : {"Q", "K", "V", "W"})
       if (t->contains(k))
-        throw InputError("model." + std::string(k), "give the matrices either in model or in [[model.heads]], not both");
+        throw InputError("model." + std::string(k),
+                         "give the matrices either in model or in [[model.heads]], not both");
     const auto* a = heads->as_array();
     if (a == nullptr || a->empty() || !a->is_array_of_tables())
       throw InputError("model.heads", "must be a non-empty array of tables ([[model.heads]])");
@@ -102,8 +112,8 @@ Model parse_model(const toml::table* t, const MatrixContext& ctx) {
         const double tk = t_end * k / 4096.0;
         const double b = beta.at(tk)(0, 0);
         if (!(b > 0.0) || !std::isfinite(b))
-          throw InputError("model.beta", "must stay finite and > 0 along its schedule; it is " + number_text(b) +
-                                             " at t = " + number_text(tk));
+          throw InputError("model.beta", "must stay finite and > 0 along its schedule; it is " +
+                                             number_text(b) + " at t = " + number_text(tk));
       }
     }
     m.schedule = std::move(schedule);
@@ -132,18 +142,23 @@ RunConfig parse_config(const std::string& text, const std::vector<std::string>& 
   for (const std::string& o : overrides) apply_override(root, o);
   for (const auto& [key, node] : root)
     if (key != "model" && key != "init" && key != "integrate" && key != "output")
-      throw InputError(std::string(key.str()), "unknown section; allowed: model, init, integrate, output");
+      throw InputError(std::string(key.str()),
+                       "unknown section; allowed: model, init, integrate, output");
 
   RunConfig cfg;
   // [init] first: it fixes the dimension d every matrix is checked against.
   InitConfig& init = cfg.init;
   if (const toml::table* t = section_table(root, "init")) {
-    check_keys(*t, "init", {"kind", "n", "d", "seed", "points", "path", "mean", "cov", "rho", "weights", "positions"});
+    check_keys(
+        *t, "init",
+        {"kind", "n", "d", "seed", "points", "path", "mean", "cov", "rho", "weights", "positions"});
     if (const auto* n = t->get("kind")) init.kind = to_string(*n, "init.kind");
-    static const std::set<std::string> kinds{"uniform_sphere", "gaussian", "points", "file", "equiangular"};
+    static const std::set<std::string> kinds{"uniform_sphere", "gaussian", "points", "file",
+                                             "equiangular"};
     if (!kinds.contains(init.kind))
-      throw InputError("init.kind", "unknown kind '" + init.kind +
-                                        "'; allowed: uniform_sphere, gaussian, points, file, equiangular");
+      throw InputError("init.kind",
+                       "unknown kind '" + init.kind +
+                           "'; allowed: uniform_sphere, gaussian, points, file, equiangular");
     if (const auto* n = t->get("n")) {
       const std::int64_t v = to_integer(*n, "init.n");
       if (v < 1) throw InputError("init.n", "must be at least 1, got " + std::to_string(v));
@@ -174,8 +189,8 @@ RunConfig parse_config(const std::string& text, const std::vector<std::string>& 
       // Read now: the file fixes n and d, which every matrix of [model] is checked against.
       const NpyArray a = read_npy(init.path, "init.path");
       if (a.shape.size() != 2)
-        throw InputError("init.path", "must hold a 2-D array (n x d), got " + std::to_string(a.shape.size()) +
-                                          " dimensions");
+        throw InputError("init.path", "must hold a 2-D array (n x d), got " +
+                                          std::to_string(a.shape.size()) + " dimensions");
       init.points = Eigen::Map<const Matrix>(a.data.data(), static_cast<Index>(a.shape[0]),
                                              static_cast<Index>(a.shape[1]));
       init.n = init.points.rows();
@@ -199,17 +214,22 @@ RunConfig parse_config(const std::string& text, const std::vector<std::string>& 
   // The dimension of a file start is only known once it is read; the run driver re-validates.
   if (const toml::table* t = section_table(root, "integrate")) {
     check_keys(*t, "integrate", {"method", "dt", "t_end", "rtol", "atol", "max_steps"});
-    if (const auto* n = t->get("method")) cfg.integrate.method = method_from_name(to_string(*n, "integrate.method"), "integrate.method");
+    if (const auto* n = t->get("method"))
+      cfg.integrate.method =
+          method_from_name(to_string(*n, "integrate.method"), "integrate.method");
     if (const auto* n = t->get("dt")) cfg.integrate.dt = positive_number(*n, "integrate.dt");
     if (const auto* n = t->get("t_end")) {
       cfg.t_end = finite_number(*n, "integrate.t_end");
-      if (cfg.t_end < 0.0) throw InputError("integrate.t_end", "must be finite and >= 0, got " + number_text(cfg.t_end));
+      if (cfg.t_end < 0.0)
+        throw InputError("integrate.t_end",
+                         "must be finite and >= 0, got " + number_text(cfg.t_end));
     }
     if (const auto* n = t->get("rtol")) cfg.integrate.rtol = positive_number(*n, "integrate.rtol");
     if (const auto* n = t->get("atol")) cfg.integrate.atol = positive_number(*n, "integrate.atol");
     if (const auto* n = t->get("max_steps")) {
       const std::int64_t v = to_integer(*n, "integrate.max_steps");
-      if (v < 1) throw InputError("integrate.max_steps", "must be at least 1, got " + std::to_string(v));
+      if (v < 1)
+        throw InputError("integrate.max_steps", "must be at least 1, got " + std::to_string(v));
       cfg.integrate.max_steps = static_cast<std::uint64_t>(v);
     }
   }
@@ -221,8 +241,9 @@ RunConfig parse_config(const std::string& text, const std::vector<std::string>& 
   cfg.model = parse_model(section_table(root, "model"), matrix_context);
 
   if (cfg.model.noise > 0.0 && cfg.integrate.method != Method::euler)
-    throw InputError("integrate.method", "model.noise > 0 needs method = \"euler\" (Euler-Maruyama); got \"" +
-                                             std::string(method_name(cfg.integrate.method)) + "\"");
+    throw InputError("integrate.method",
+                     "model.noise > 0 needs method = \"euler\" (Euler-Maruyama); got \"" +
+                         std::string(method_name(cfg.integrate.method)) + "\"");
 
   OutputConfig& out = cfg.output;
   double every = cfg.t_end / 100.0;
@@ -237,9 +258,11 @@ RunConfig parse_config(const std::string& text, const std::vector<std::string>& 
       if (times.empty()) throw InputError("output.times", "must list at least one time");
       for (std::size_t i = 0; i < times.size(); ++i) {
         if (times[i] < 0.0 || times[i] > cfg.t_end)
-          throw InputError("output.times", "must lie in [0, integrate.t_end] = [0, " + number_text(cfg.t_end) +
-                                               "], got " + number_text(times[i]));
-        if (i > 0 && times[i] <= times[i - 1]) throw InputError("output.times", "must be strictly increasing");
+          throw InputError("output.times", "must lie in [0, integrate.t_end] = [0, " +
+                                               number_text(cfg.t_end) + "], got " +
+                                               number_text(times[i]));
+        if (i > 0 && times[i] <= times[i - 1])
+          throw InputError("output.times", "must be strictly increasing");
       }
     }
     if (const auto* n = t->get("trajectory")) out.trajectory = to_bool(*n, "output.trajectory");
@@ -249,7 +272,8 @@ RunConfig parse_config(const std::string& text, const std::vector<std::string>& 
       out.observables.clear();
       for (std::size_t i = 0; i < a->size(); ++i) {
         std::string name = to_string(*a->get(i), "output.observables[" + std::to_string(i) + "]");
-        if (std::find(out.observables.begin(), out.observables.end(), name) != out.observables.end())
+        if (std::find(out.observables.begin(), out.observables.end(), name) !=
+            out.observables.end())
           throw InputError("output.observables", "'" + name + "' is listed twice");
         out.observables.push_back(std::move(name));
       }
@@ -257,7 +281,8 @@ RunConfig parse_config(const std::string& text, const std::vector<std::string>& 
     if (const auto* n = t->get("cluster_threshold")) {
       out.cluster_threshold = finite_number(*n, "output.cluster_threshold");
       if (out.cluster_threshold <= 0.0 || out.cluster_threshold >= 2.0)
-        throw InputError("output.cluster_threshold", "must lie in (0, 2), got " + number_text(out.cluster_threshold));
+        throw InputError("output.cluster_threshold",
+                         "must lie in (0, 2), got " + number_text(out.cluster_threshold));
     }
   }
   validate_observables(out.observables, cfg.model, "output.observables");
@@ -279,8 +304,9 @@ RunConfig parse_config(const std::string& text, const std::vector<std::string>& 
     // Mix-LN switches equations at τ: the ODE integrators stop there exactly (an unrecorded stop);
     // euler layers switch at the first layer that starts at or after τ.
     const double tau = cfg.model.mix_tau;
-    if (effective_normalization(cfg.model) == Normalization::mix_ln && cfg.integrate.method != Method::euler &&
-        !out.times.empty() && tau > out.times.back() && tau < t && tau < cfg.t_end) {
+    if (effective_normalization(cfg.model) == Normalization::mix_ln &&
+        cfg.integrate.method != Method::euler && !out.times.empty() && tau > out.times.back() &&
+        tau < t && tau < cfg.t_end) {
       out.times.push_back(tau);
       out.record.push_back(false);
     }
@@ -307,8 +333,10 @@ RunConfig parse_config(const std::string& text, const std::vector<std::string>& 
   rm.insert("beta", cfg.model.beta);
   rm.insert("causal", cfg.model.causal);
   rm.insert("normalization", std::string(normalization_name(effective_normalization(cfg.model))));
-  if (effective_normalization(cfg.model) == Normalization::mix_ln) rm.insert("mix_tau", cfg.model.mix_tau);
-  if (effective_normalization(cfg.model) == Normalization::ngpt) rm.insert("ngpt_alpha", cfg.model.ngpt_alpha);
+  if (effective_normalization(cfg.model) == Normalization::mix_ln)
+    rm.insert("mix_tau", cfg.model.mix_tau);
+  if (effective_normalization(cfg.model) == Normalization::ngpt)
+    rm.insert("ngpt_alpha", cfg.model.ngpt_alpha);
   if (cfg.model.noise > 0.0) {
     rm.insert("noise", cfg.model.noise);
     rm.insert("noise_seed", static_cast<std::int64_t>(cfg.model.noise_seed));
@@ -341,9 +369,11 @@ RunConfig parse_config(const std::string& text, const std::vector<std::string>& 
   return cfg;
 }
 
-RunConfig load_config(const std::filesystem::path& path, const std::vector<std::string>& overrides) {
+RunConfig load_config(const std::filesystem::path& path,
+                      const std::vector<std::string>& overrides) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError("config", "cannot read '" + path.string() + "': no such file or not readable");
+  if (!in)
+    throw InputError("config", "cannot read '" + path.string() + "': no such file or not readable");
   std::stringstream buffer;
   buffer << in.rdbuf();
   return parse_config(buffer.str(), overrides, path.parent_path());

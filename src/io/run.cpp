@@ -37,7 +37,8 @@ Measure initial_measure(const InitConfig& init, Geometry geometry) {
 
 namespace {
 
-nlohmann::json named_values(const std::vector<std::string>& names, const std::vector<double>& values) {
+nlohmann::json named_values(const std::vector<std::string>& names,
+                            const std::vector<double>& values) {
   nlohmann::json j = nlohmann::json::object();
   for (std::size_t k = 0; k < names.size(); ++k) j[names[k]] = values[k];
   return j;
@@ -54,15 +55,17 @@ nlohmann::json run_experiment(const RunConfig& config, const std::filesystem::pa
   for (const std::string& name : config.output.observables) {
     if (!is_gaussian_observable(name) || gaussian) continue;
     if (config.init.kind != "gaussian")
-      throw InputError("output.observables", "'" + name + "' compares the tokens with the Gaussian solution "
-                                             "from init.mean and init.cov: it needs init.kind = \"gaussian\"");
+      throw InputError("output.observables",
+                       "'" + name +
+                           "' compares the tokens with the Gaussian solution "
+                           "from init.mean and init.cov: it needs init.kind = \"gaussian\"");
     reduce::GaussianSolveOptions opt;
     opt.integrate.method = Method::dopri5;
     opt.integrate.dt = 0.0;
     opt.integrate.rtol = 1e-10;
     opt.integrate.atol = 1e-12;
-    const reduce::GaussianSolution solution =
-        reduce::solve_gaussian(config.model, config.init.mean, config.init.cov, config.output.times, opt);
+    const reduce::GaussianSolution solution = reduce::solve_gaussian(
+        config.model, config.init.mean, config.init.cov, config.output.times, opt);
     gaussian.emplace();
     for (const reduce::GaussianFrame& f : solution.frames) {
       gaussian->times.push_back(f.t);
@@ -74,8 +77,8 @@ nlohmann::json run_experiment(const RunConfig& config, const std::filesystem::pa
   std::error_code ec;
   std::filesystem::create_directories(outdir, ec);
   if (ec || !std::filesystem::is_directory(outdir))
-    throw InputError("output", "cannot create directory '" + outdir.string() + "': " +
-                                   (ec ? ec.message() : "a file of that name exists"));
+    throw InputError("output", "cannot create directory '" + outdir.string() +
+                                   "': " + (ec ? ec.message() : "a file of that name exists"));
 
   const std::vector<std::string>& names = config.output.observables;
   // Schemes with radii (x = r θ) save |x_i| with the trajectory as /radius (T×N).
@@ -83,9 +86,9 @@ nlohmann::json run_experiment(const RunConfig& config, const std::filesystem::pa
   const bool save_radius = scheme != Normalization::none && scheme != Normalization::post_ln;
   std::vector<std::string> token_names;
   if (save_radius) token_names.emplace_back("radius");
-  RunWriter writer(outdir / "run.h5",
-                   RunLayout{static_cast<std::size_t>(measure.n()), static_cast<std::size_t>(measure.d()),
-                             config.output.trajectory, names, token_names});
+  RunWriter writer(outdir / "run.h5", RunLayout{static_cast<std::size_t>(measure.n()),
+                                                static_cast<std::size_t>(measure.d()),
+                                                config.output.trajectory, names, token_names});
   writer.set_attribute("config", config.resolved_toml);
   writer.set_attribute("version", std::string(ATTNFLOW_VERSION));
   writer.set_attribute("seed", static_cast<std::int64_t>(config.init.seed));
@@ -96,7 +99,8 @@ nlohmann::json run_experiment(const RunConfig& config, const std::filesystem::pa
   writer.write_dataset("positions", {measure.positions.size()}, measure.positions.data());
 
   std::vector<double> radii(static_cast<std::size_t>(measure.n()));
-  for (Index i = 0; i < measure.n(); ++i) radii[static_cast<std::size_t>(i)] = measure.x.row(i).norm();
+  for (Index i = 0; i < measure.n(); ++i)
+    radii[static_cast<std::size_t>(i)] = measure.x.row(i).norm();
   Dynamics dynamics(AttentionField(config.model, measure.weights, measure.positions), radii);
   std::vector<double> radius_frame(radii.size());
   ObservableSet observables(names, config.output.cluster_threshold);
@@ -110,7 +114,8 @@ nlohmann::json run_experiment(const RunConfig& config, const std::filesystem::pa
     std::vector<double> values = observables.evaluate(t, x, dynamics);
     std::vector<const double*> token_arrays;
     if (save_radius) {
-      for (Index i = 0; i < x.rows(); ++i) radius_frame[static_cast<std::size_t>(i)] = x.row(i).norm();
+      for (Index i = 0; i < x.rows(); ++i)
+        radius_frame[static_cast<std::size_t>(i)] = x.row(i).norm();
       token_arrays.push_back(radius_frame.data());
     }
     writer.append(t, x.data(), values, token_arrays);
@@ -155,7 +160,8 @@ nlohmann::json run_experiment(const RunConfig& config, const std::filesystem::pa
 
   Matrix x = measure.x;
   try {
-    const IntegrateStats stats = integrate(dynamics, x, config.output.times, config.integrate, observe);
+    const IntegrateStats stats =
+        integrate(dynamics, x, config.output.times, config.integrate, observe);
     summary["steps"] = stats.steps;
     summary["rejected_steps"] = stats.rejected;
     summary["velocity_evaluations"] = stats.evaluations;

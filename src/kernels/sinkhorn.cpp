@@ -18,11 +18,13 @@ void column_pass(double beta, const std::vector<double>& f, const std::vector<do
 
 }  // namespace
 
-SinkhornReport sinkhorn_potentials(double beta, int max_iters, double tol, const QueryTable& row_queries,
-                                   KeyTable& row_keys, const QueryTable& col_queries, KeyTable& col_keys,
+SinkhornReport sinkhorn_potentials(double beta, int max_iters, double tol,
+                                   const QueryTable& row_queries, KeyTable& row_keys,
+                                   const QueryTable& col_queries, KeyTable& col_keys,
                                    std::vector<double>& g) {
   const auto n = static_cast<std::size_t>(row_keys.n);
-  const std::vector<double> log_w(row_keys.log_weight.begin(), row_keys.log_weight.begin() + static_cast<std::ptrdiff_t>(n));
+  const std::vector<double> log_w(row_keys.log_weight.begin(),
+                                  row_keys.log_weight.begin() + static_cast<std::ptrdiff_t>(n));
   g.assign(n, 0.0);
   std::vector<double> log_z(static_cast<std::size_t>(row_queries.n)), f(log_z.size()), log_col(n);
   SinkhornReport report;
@@ -49,9 +51,9 @@ SinkhornReport sinkhorn_potentials(double beta, int max_iters, double tol, const
   return report;
 }
 
-double sinkhorn_marginal_error(double beta, const std::vector<double>& f, const std::vector<double>& g,
-                               const QueryTable& col_queries, KeyTable& col_keys,
-                               const std::vector<double>& weights) {
+double sinkhorn_marginal_error(double beta, const std::vector<double>& f,
+                               const std::vector<double>& g, const QueryTable& col_queries,
+                               KeyTable& col_keys, const std::vector<double>& weights) {
   std::vector<double> log_w(weights.size()), log_col(weights.size());
   for (std::size_t i = 0; i < weights.size(); ++i)
     log_w[i] = weights[i] > 0.0 ? std::log(weights[i]) : -std::numeric_limits<double>::infinity();

@@ -138,8 +138,9 @@ TEST(Registries, NamesRoundTripAndUnknownNamesListTheAllowedOnes) {
                      "model.kernel: unknown kernel 'relu'; allowed: " + allowed);
   for (Geometry g : {Geometry::euclidean, Geometry::sphere})
     EXPECT_EQ(geometry_from_name(geometry_name(g), "model.geometry"), g);
-  expect_input_error([] { geometry_from_name("torus", "model.geometry"); }, "model.geometry",
-                     "model.geometry: unknown geometry 'torus'; allowed: euclidean, sphere, circle");
+  expect_input_error(
+      [] { geometry_from_name("torus", "model.geometry"); }, "model.geometry",
+      "model.geometry: unknown geometry 'torus'; allowed: euclidean, sphere, circle");
   for (Method m : {Method::euler, Method::rk4, Method::dopri5})
     EXPECT_EQ(method_from_name(method_name(m), "integrate.method"), m);
   expect_input_error([] { method_from_name("rk45", "integrate.method"); }, "integrate.method",

@@ -34,7 +34,8 @@ TEST(FastExp, WithinTwoUlpOverTheWholeDomain) {
   }
   for (int i = 0; i < 100'000; ++i) {
     const double x = -40.0 * i / 100'000.0;
-    worst_scalar = std::max(worst_scalar, ulp_error(attnflow::fast_exp(x), expl(static_cast<long double>(x))));
+    worst_scalar =
+        std::max(worst_scalar, ulp_error(attnflow::fast_exp(x), expl(static_cast<long double>(x))));
   }
   EXPECT_LE(worst_scalar, 2.0);
   EXPECT_LE(worst_vector, 2.0);
@@ -46,8 +47,14 @@ TEST(FastExp, EdgeCases) {
   EXPECT_EQ(attnflow::fast_exp(-std::numeric_limits<double>::infinity()), 0.0);
   EXPECT_EQ(attnflow::fast_exp(-709.0), 0.0);  // below −708: flushed to zero by design
   EXPECT_TRUE(std::isnan(attnflow::fast_exp(std::numeric_limits<double>::quiet_NaN())));
-  attnflow::simd::v8d x{0.0, -std::numeric_limits<double>::infinity(), std::numeric_limits<double>::quiet_NaN(),
-                        800.0, -1.0, 1.0, -708.0, 709.0};
+  attnflow::simd::v8d x{0.0,
+                        -std::numeric_limits<double>::infinity(),
+                        std::numeric_limits<double>::quiet_NaN(),
+                        800.0,
+                        -1.0,
+                        1.0,
+                        -708.0,
+                        709.0};
   const attnflow::simd::v8d y = attnflow::simd::exp(x);
   EXPECT_EQ(y[0], 1.0);
   EXPECT_EQ(y[1], 0.0);

@@ -17,8 +17,9 @@ TEST(OrnsteinUhlenbeckSchedule, StationaryMeanVarianceAndAutocorrelation) {
   // T/(2/θ) = 10⁴, so the sample mean has standard deviation √(σ²/(2θ) / 10⁴) ≈ 0.0071 and the
   // sample variance (of a Gaussian) √(2/10⁴)·0.5 ≈ 0.0071; 5 of these are the tolerances.
   const double theta = 1.0, sigma = 1.0, dt = 0.05, t_end = 20000.0, mean = 0.3;
-  const MatrixSchedule ou = MatrixSchedule::ornstein_uhlenbeck(Matrix::Constant(1, 1, mean), Matrix::Constant(1, 1, mean),
-                                                               theta, sigma, dt, t_end, 7, false);
+  const MatrixSchedule ou =
+      MatrixSchedule::ornstein_uhlenbeck(Matrix::Constant(1, 1, mean), Matrix::Constant(1, 1, mean),
+                                         theta, sigma, dt, t_end, 7, false);
   const auto n = static_cast<int>(t_end / dt);
   double s1 = 0.0, s2 = 0.0;
   std::vector<double> v(static_cast<std::size_t>(n));
@@ -34,13 +35,15 @@ TEST(OrnsteinUhlenbeckSchedule, StationaryMeanVarianceAndAutocorrelation) {
   // Autocorrelation at lag τ = 1: e^{−1} ≈ 0.368 (standard error ≈ √(1/10⁴)·(1 + e^{−2}) ≈ 0.011).
   const int lag = static_cast<int>(1.0 / dt);
   double c = 0.0;
-  for (int k = 0; k + lag < n; ++k) c += (v[static_cast<std::size_t>(k)] - m) * (v[static_cast<std::size_t>(k + lag)] - m);
+  for (int k = 0; k + lag < n; ++k)
+    c += (v[static_cast<std::size_t>(k)] - m) * (v[static_cast<std::size_t>(k + lag)] - m);
   EXPECT_NEAR(c / (n - lag) / var, std::exp(-theta), 5 * 0.011);
 }
 
 TEST(OrnsteinUhlenbeckSchedule, ContinuousAndSymmetricWhenAsked) {
   Matrix mean = Matrix::Identity(3, 3);
-  const MatrixSchedule ou = MatrixSchedule::ornstein_uhlenbeck(mean, mean, 1.0, 1.4142135623730951, 0.1, 5.0, 3, true);
+  const MatrixSchedule ou =
+      MatrixSchedule::ornstein_uhlenbeck(mean, mean, 1.0, 1.4142135623730951, 0.1, 5.0, 3, true);
   for (double t : {0.0, 0.05, 0.73, 4.99}) {
     const Matrix m = ou.at(t);
     EXPECT_LT((m - m.transpose()).cwiseAbs().maxCoeff(), 1e-15);

@@ -17,20 +17,20 @@ struct InitConfig {
   Index n = 64;
   Index d = 3;
   std::uint64_t seed = 0;
-  Matrix points;                 ///< kind = "points", or the contents of the file for "file"
-  std::filesystem::path path;    ///< kind = "file" (.npy, n×d float64/float32)
-  Vector mean;                   ///< kind = "gaussian" (default 0)
-  Matrix cov;                    ///< kind = "gaussian" (default I)
-  double rho = 0.0;              ///< kind = "equiangular"
-  std::vector<double> weights;   ///< optional token masses (default uniform)
-  std::vector<double> positions; ///< optional sequence positions (default 0..n−1)
+  Matrix points;                  ///< kind = "points", or the contents of the file for "file"
+  std::filesystem::path path;     ///< kind = "file" (.npy, n×d float64/float32)
+  Vector mean;                    ///< kind = "gaussian" (default 0)
+  Matrix cov;                     ///< kind = "gaussian" (default I)
+  double rho = 0.0;               ///< kind = "equiangular"
+  std::vector<double> weights;    ///< optional token masses (default uniform)
+  std::vector<double> positions;  ///< optional sequence positions (default 0..n−1)
 };
 
 /// [output]: when and what to record.
 struct OutputConfig {
-  std::vector<double> times;     ///< output times (resolved from `every` or `times`)
-  std::vector<bool> record;      ///< whether each entry of times is written (t = 0 may be
-                                 ///< integrated from without being requested)
+  std::vector<double> times;  ///< output times (resolved from `every` or `times`)
+  std::vector<bool> record;   ///< whether each entry of times is written (t = 0 may be
+                              ///< integrated from without being requested)
   bool trajectory = true;
   std::vector<std::string> observables{"energy", "clusters", "mean_cosine"};
   double cluster_threshold = 1e-3;

@@ -8,8 +8,9 @@
 
 namespace attnflow::io {
 
-/// Parses a [model] table for tokens of dimension d, exactly as parse_config does; nullptr gives the
-/// default model (one head Q = K = V = I_d, softmax, β = 1, sphere). Throws InputError("model.<key>", ...).
+/// Parses a [model] table for tokens of dimension d, exactly as parse_config does; nullptr gives
+/// the default model (one head Q = K = V = I_d, softmax, β = 1, sphere). Throws
+/// InputError("model.<key>", ...).
 Model parse_model_table(const toml::table* table, Index d);
 
 }  // namespace attnflow::io
