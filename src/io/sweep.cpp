@@ -1,5 +1,7 @@
 #include "attnflow/io/sweep.hpp"
 
+#include "attnflow/io/toml_helpers.hpp"
+
 #include <toml++/toml.h>
 #include <algorithm>
 #include <cmath>
@@ -24,24 +26,7 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-std::string type_name(const toml::node& n) {
-  switch (n.type()) {
-    case toml::node_type::table:
-      return "a table";
-    case toml::node_type::array:
-      return "an array";
-    case toml::node_type::string:
-      return "a string";
-    case toml::node_type::integer:
-      return "an integer";
-    case toml::node_type::floating_point:
-      return "a float";
-    case toml::node_type::boolean:
-      return "a boolean";
-    default:
-      return "a date/time";
-  }
-}
+using toml_util::type_name;  // the shared TOML helper (io/toml_helpers.hpp)
 
 double number(const toml::node& n, const std::string& key) {
   double v = 0.0;
