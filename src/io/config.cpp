@@ -131,14 +131,7 @@ Model parse_model_table(const toml::table* table, Index d) {
 
 RunConfig parse_config(const std::string& text, const std::vector<std::string>& overrides,
                        const std::filesystem::path& base_dir) {
-  toml::table root;
-  try {
-    root = toml::parse(text);
-  } catch (const toml::parse_error& e) {
-    throw InputError("config", "TOML parse error at line " + std::to_string(e.source().begin.line) +
-                                   ", column " + std::to_string(e.source().begin.column) + ": " +
-                                   std::string(e.description()));
-  }
+  toml::table root = parse_toml(text);
   for (const std::string& o : overrides) apply_override(root, o);
   for (const auto& [key, node] : root)
     if (key != "model" && key != "init" && key != "integrate" && key != "output")

@@ -205,14 +205,7 @@ std::string run_system(const SweepSpec& spec, std::size_t g, std::size_t frames,
 
 SweepSpec parse_sweep(const std::string& text, const std::vector<std::string>& overrides,
                       const std::filesystem::path& base_dir) {
-  toml::table root;
-  try {
-    root = toml::parse(text);
-  } catch (const toml::parse_error& e) {
-    throw InputError("config", "TOML parse error at line " + std::to_string(e.source().begin.line) +
-                                   ", column " + std::to_string(e.source().begin.column) + ": " +
-                                   std::string(e.description()));
-  }
+  toml::table root = toml_util::parse_toml(text);
   const toml::node* sweep_node = root.get("sweep");
   if (sweep_node == nullptr || !sweep_node->is_table())
     throw InputError(

@@ -272,7 +272,7 @@ def test_the_gil_is_released_during_simulation():
     count = [0, 0]
 
     def work():
-        af.simulate(None, x0, t_end=2.0, dt=0.05, every=2.0)
+        af.simulate(None, x0, t_end=20.0, dt=0.05, every=20.0)  # ~10x the 50 ms sleep below, even on an idle machine
         done.set()
 
     thread = threading.Thread(target=work)
