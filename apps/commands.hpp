@@ -39,6 +39,9 @@ Action add_stability_command(CLI::App& app);
 Action add_plot_command(CLI::App& app);
 /// `attnflow animate OUTDIR [...]`: GIF / MP4 token movie of a run (python/attnflow/animate.py)
 Action add_animate_command(CLI::App& app);
+/// `attnflow reproduce list|NAME|all [-o DIR] [--quick]`: the papers' experiments
+/// (python/attnflow/reproduce/; configs and checks in experiments/reproduce/)
+Action add_reproduce_command(CLI::App& app);
 
 /// Applies --threads (0 = OpenMP's default).
 void set_threads(int threads);

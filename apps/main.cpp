@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   add(attnflow::cli::add_circle_command);
   add(attnflow::cli::add_plot_command);
   add(attnflow::cli::add_animate_command);
+  add(attnflow::cli::add_reproduce_command);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,13 +1,14 @@
-"""``python3 -m attnflow plot|animate OUTDIR ...``: the Python side of ``attnflow plot`` and
-``attnflow animate`` (the C++ command line runs this module)."""
+"""``python3 -m attnflow plot|animate|reproduce ...``: the Python side of ``attnflow plot``,
+``attnflow animate`` and ``attnflow reproduce`` (the C++ command line runs this module)."""
 import sys
 
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    commands = {"plot": "attnflow.plot", "animate": "attnflow.animate"}
+    commands = {"plot": "attnflow.plot", "animate": "attnflow.animate",
+                "reproduce": "attnflow.reproduce"}
     if not argv or argv[0] not in commands:
-        print("usage: python3 -m attnflow {plot,animate} OUTDIR [options]  (--help after the command)",
+        print("usage: python3 -m attnflow {plot,animate,reproduce} OUTDIR [options]  (--help after the command)",
               file=sys.stderr)
         return 2
     import importlib

@@ -1,7 +1,8 @@
-// `attnflow plot OUTDIR` and `attnflow animate OUTDIR`: the standard figures and movies of a run,
-// made by the Python package (python/attnflow/plot.py, animate.py; matplotlib). The command line
-// runs `python3 -m attnflow plot|animate OUTDIR ...` with the package on PYTHONPATH and hands every
-// further option to it (see `attnflow plot OUTDIR --help`).
+// The subcommands written in Python: `attnflow plot OUTDIR`, `attnflow animate OUTDIR` (figures and
+// movies of a run; python/attnflow/plot.py, animate.py) and `attnflow reproduce` (the papers'
+// experiments; python/attnflow/reproduce/). The command line runs `python3 -m attnflow <command> ...`
+// with the package on PYTHONPATH and hands every further option to it. Python drives this binary
+// back through $ATTNFLOW_EXE, and finds the experiment configs through $ATTNFLOW_EXPERIMENTS.
 #include <unistd.h>
 
 #include <cerrno>
@@ -22,6 +23,12 @@
 #endif
 #ifndef ATTNFLOW_PYTHON_FROM_BIN
 #define ATTNFLOW_PYTHON_FROM_BIN "../lib/python3/dist-packages"
+#endif
+#ifndef ATTNFLOW_EXPERIMENTS_DIR
+#define ATTNFLOW_EXPERIMENTS_DIR ""
+#endif
+#ifndef ATTNFLOW_EXPERIMENTS_FROM_BIN
+#define ATTNFLOW_EXPERIMENTS_FROM_BIN "../share/attnflow/experiments"
 #endif
 
 namespace attnflow::cli {
@@ -52,6 +59,20 @@ std::string python_package_dir() {
   return {};
 }
 
+/// The directory of experiment configs: $ATTNFLOW_EXPERIMENTS, the source tree this binary was built
+/// from, or the install location relative to the binary.
+std::string experiments_dir() {
+  if (const char* env = std::getenv("ATTNFLOW_EXPERIMENTS"); env != nullptr && *env != '\0')
+    return env;
+  std::error_code ec;
+  if (!std::string(ATTNFLOW_EXPERIMENTS_DIR).empty() && fs::is_directory(ATTNFLOW_EXPERIMENTS_DIR, ec))
+    return ATTNFLOW_EXPERIMENTS_DIR;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec && fs::is_directory(exe.parent_path() / ATTNFLOW_EXPERIMENTS_FROM_BIN, ec))
+    return fs::weakly_canonical(exe.parent_path() / ATTNFLOW_EXPERIMENTS_FROM_BIN).string();
+  return {};
+}
+
 /// Replaces this process by `python3 -m attnflow <what> ARGS...`; returns only on failure.
 int exec_python(const std::string& what, const std::vector<std::string>& args) {
   const std::string dir = python_package_dir();
@@ -64,6 +85,11 @@ int exec_python(const std::string& what, const std::vector<std::string>& args) {
   if (const char* old = std::getenv("PYTHONPATH"); old != nullptr && *old != '\0')
     path += std::string(":") + old;
   ::setenv("PYTHONPATH", path.c_str(), 1);
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) ::setenv("ATTNFLOW_EXE", exe.c_str(), 1);
+  if (const std::string experiments = experiments_dir(); !experiments.empty())
+    ::setenv("ATTNFLOW_EXPERIMENTS", experiments.c_str(), 1);
   const char* env_python = std::getenv("ATTNFLOW_PYTHON");
   const std::string python =
       env_python != nullptr && *env_python != '\0' ? env_python : ATTNFLOW_PYTHON_EXECUTABLE;
@@ -99,6 +125,13 @@ Action add_animate_command(CLI::App& app) {
       app, "animate",
       "Token movie of OUTDIR/run.h5 (GIF or MP4; S^2 with a rotating camera); options: "
       "attnflow animate --help (needs python3-matplotlib, ffmpeg for MP4)");
+}
+
+Action add_reproduce_command(CLI::App& app) {
+  return add_python_command(
+      app, "reproduce",
+      "The papers' experiments: `reproduce list`, `reproduce NAME [-o DIR] [--quick]`, `reproduce "
+      "all [--report docs/validation.md]`; options: attnflow reproduce --help");
 }
 
 }  // namespace attnflow::cli
