@@ -320,6 +320,36 @@ TEST(EngineRegistry, NormalizedFlagMatchesRowSums) {
 //   hardmax: s_11 > s_12, so v_1 = x_1;
 //   sinkhorn with w = (½, ½): a symmetric positive 2×2 kernel [[A, B], [B, A]] has the doubly
 //   stochastic scaling [[A, B], [B, A]]/(A + B) (uniform scalings), so v_1 = softmax's v_1.
+// Q = K = V = I is projected by copying (head_tables.cpp); a matrix that differs from I by 1e-300
+// off the diagonal takes the product path and must give the same tables bitwise (x + 1e-300 y
+// rounds to x), so a transposed or shifted copy would be caught.
+TEST(EngineTables, IdentityProjectionMatchesProductPath) {
+  const Index n = 37, d = 5;
+  Rng rng(4242u);
+  const Matrix x = radial_points(n, d, rng);
+  const std::vector<double> w = random_weights(n, rng);
+  const std::vector<double> pos = index_positions(n);
+  Matrix near = Matrix::Identity(d, d);
+  near(0, d - 1) = 1e-300;
+  near(d - 1, 0) = 1e-300;
+  QueryTable q_fast, q_slow;
+  KeyTable k_fast, k_slow;
+  const Matrix identity = Matrix::Identity(d, d);
+  fill_queries(identity, x, pos, q_fast);
+  fill_queries(near, x, pos, q_slow);
+  fill_keys(identity, &identity, x, w, pos, k_fast);
+  fill_keys(near, &near, x, w, pos, k_slow);
+  for (Index i = 0; i < n; ++i)
+    for (Index a = 0; a < d; ++a) {
+      EXPECT_EQ(q_fast.queries[static_cast<std::size_t>(i * d + a)], x(i, a));
+      EXPECT_EQ(q_slow.queries[static_cast<std::size_t>(i * d + a)], x(i, a));
+      EXPECT_EQ(k_fast.key_at(a, i), x(i, a));
+      EXPECT_EQ(k_slow.key_at(a, i), x(i, a));
+      EXPECT_EQ(k_fast.value_at(a, i), x(i, a));
+      EXPECT_EQ(k_slow.value_at(a, i), x(i, a));
+    }
+}
+
 TEST(DenseReference, TwoTokenClosedForms) {
   const double beta = 1.3, c = 0.6, s = 0.8, bias = -0.4;
   Matrix x(2, 2);
