@@ -327,6 +327,61 @@ inline FieldResult field(const Model& model, const Matrix& x, const std::vector<
   return f;
 }
 
+/// The field with one softmax shared by all heads (model.head_normalization = shared):
+/// v_i = Σ_h W_h Σ_j w_j e^{s^h_ij} V_h x_j / Σ_h Σ_j w_j e^{s^h_ij}, from the explicit scores of
+/// every (head, key) pair, shifted by their row maximum over all heads (softmax / l2 only).
+inline Matrix shared_softmax_field(const Model& model, const Matrix& x,
+                                   const std::vector<double>& w, const std::vector<double>& pos) {
+  const Index n = x.rows();
+  const Index d = x.cols();
+  Matrix out(n, d);
+  for (Index i = 0; i < n; ++i) {
+    std::vector<Real> s, p;  // (head, key) pairs in order
+    Real m = -std::numeric_limits<Real>::infinity();
+    for (const Head& h : model.heads) {
+      const std::vector<Real> q = apply(h.Q, x, i), q_abs = apply(h.Q, x, i, true);
+      for (Index j = 0; j < n; ++j) {
+        Real scale = 0.0L;
+        const Real sij = score(model.kernel, model.beta, q, apply(h.K, x, j), q_abs,
+                               apply(h.K, x, j, true), scale);
+        const bool live = visible(model.causal, pos[static_cast<std::size_t>(i)],
+                                  pos[static_cast<std::size_t>(j)]) &&
+                          w[static_cast<std::size_t>(j)] > 0.0;
+        s.push_back(live ? sij : -std::numeric_limits<Real>::infinity());
+        if (live) m = std::max(m, sij);
+      }
+    }
+    Real z = 0.0L;
+    for (std::size_t k = 0; k < s.size(); ++k) {  // pair k is key k mod n
+      p.push_back(s[k] == -std::numeric_limits<Real>::infinity() ? 0.0L : expl(s[k] - m));
+      z += static_cast<Real>(w[k % static_cast<std::size_t>(n)]) * p.back();
+    }
+    std::vector<Real> v(static_cast<std::size_t>(d), 0.0L);
+    std::size_t pair = 0;
+    for (const Head& h : model.heads) {
+      std::vector<Real> y(static_cast<std::size_t>(h.V.rows()), 0.0L);
+      for (Index j = 0; j < n; ++j, ++pair) {
+        if (p[pair] == 0.0L) continue;
+        const std::vector<Real> vx = apply(h.V, x, j);
+        for (std::size_t c = 0; c < y.size(); ++c)
+          y[c] += static_cast<Real>(w[static_cast<std::size_t>(j)]) * p[pair] * vx[c];
+      }
+      for (Index row = 0; row < d; ++row) {
+        if (h.W.size() == 0) {
+          v[static_cast<std::size_t>(row)] += y[static_cast<std::size_t>(row)];
+        } else {
+          for (Index c = 0; c < h.W.cols(); ++c)
+            v[static_cast<std::size_t>(row)] +=
+                static_cast<Real>(h.W(row, c)) * y[static_cast<std::size_t>(c)];
+        }
+      }
+    }
+    for (Index row = 0; row < d; ++row)
+      out(i, row) = z > 0.0L ? static_cast<double>(v[static_cast<std::size_t>(row)] / z) : 0.0;
+  }
+  return out;
+}
+
 /// Σ_h Σ_i Σ_j w_i w_j e^{β⟨Q_h x_i, K_h x_j⟩} (no mask), directly exponentiated in long double.
 inline Real energy_double_sum(const Model& model, const Matrix& x, const std::vector<double>& w) {
   const Index n = x.rows();

@@ -1,6 +1,7 @@
 #pragma once
 // The attention field A(x)_i = Σ_h W_h Σ_j a^h_ij V_h x_j of a model ([C] multi-head, SPEC §1),
-// evaluated by the streaming engine. Geometry is applied by the caller (dynamics.hpp).
+// evaluated by the streaming engine, with one softmax per head or one shared by all heads
+// (model.head_normalization). Geometry is applied by the caller (dynamics.hpp).
 #include <vector>
 
 #include "attnflow/attention_tables.hpp"
@@ -31,7 +32,10 @@ class AttentionField {
   const SinkhornReport& last_sinkhorn() const { return last_sinkhorn_; }
 
  private:
-  void evaluate_head(const Head& head, const Matrix& x);
+  /// head_out_ = the head's normalised output y_i = Σ_j a_ij V x_j; log_z (if not null): log Z_i.
+  void evaluate_head(const Head& head, const Matrix& x, double* log_z = nullptr);
+  /// out_i += scale_i · W_h y_i for a head's outputs y (scale null: 1).
+  void add_head_output(const Head& head, const double* y, const double* scale, Matrix& out) const;
 
   Model model_;
   std::vector<double> weights_;
@@ -40,6 +44,8 @@ class AttentionField {
   QueryTable queries_, col_queries_;
   KeyTable keys_, col_keys_;
   std::vector<double> head_out_, log_z_, f_, g_;
+  std::vector<std::vector<double>> shared_out_, shared_log_z_;  ///< shared softmax: every head
+  std::vector<double> scale_;
   SinkhornReport last_sinkhorn_;
 };
 

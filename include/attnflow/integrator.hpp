@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "attnflow/ode_system.hpp"
+#include "attnflow/quadrature.hpp"
 
 namespace attnflow {
 
@@ -41,8 +42,12 @@ using Observer = std::function<void(std::size_t, double, const Matrix&)>;
 /// observe at each one, the first included. Fixed-step methods take steps of dt, shrunk uniformly
 /// within an output interval whose length is not a multiple of dt, so outputs are hit exactly.
 /// Throws NumericalError if the state stops being finite; frames already observed stay valid.
+/// quadrature (optional): a scalar integrated with the same stages (quadrature.hpp); its value at
+/// each output time is current when observe is called. With euler it costs one extra evaluation of
+/// F per step (the discrete layer does not expose F).
 IntegrateStats integrate(OdeSystem& system, Matrix& x, const std::vector<double>& times,
-                         const IntegrateOptions& options, const Observer& observe);
+                         const IntegrateOptions& options, const Observer& observe,
+                         Quadrature* quadrature = nullptr);
 
 /// "euler" / "rk4" / "dopri5".
 std::string_view method_name(Method method);

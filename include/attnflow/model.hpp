@@ -41,6 +41,12 @@ enum class KernelKind {
   hardmax,   ///< uniform (mass-weighted) over argmax_j s_ij: β → ∞    [R], optional limit
 };
 
+/// How multi-head softmax attention normalises ([C, M]; SPEC §1 multi-head):
+enum class HeadNormalization {
+  per_head,  ///< a^h_ij = w_j e^{s^h_ij} / Z^h_i, one partition function per head (the usual)
+  shared,    ///< a^h_ij = w_j e^{s^h_ij} / Z_i, Z_i = Σ_h Z^h_i: one softmax over (head, key)
+};
+
 /// One attention head: scores β⟨Q x_i, K x_j⟩, values V x_j, output map W (d×dv).
 /// An empty W means the identity, which requires V to be d×d.
 struct Head {
@@ -57,6 +63,8 @@ struct Model {
   double beta = 1.0;        ///< inverse temperature β > 0
   std::vector<Head> heads;  ///< at least one head
   bool causal = false;      ///< a_ij = 0 unless position_j ≤ position_i ([C] masked attention)
+  /// per_head or shared softmax normalisation across heads (softmax and l2 kernels).
+  HeadNormalization head_normalization = HeadNormalization::per_head;
 
   /// Time-dependent weights ([M]); null when every matrix and β are constant. `heads` and `beta`
   /// above then hold the values at t = 0.
@@ -95,7 +103,16 @@ std::string_view normalization_name(Normalization normalization);
 /// Looks a scheme up by name; throws InputError(key, "unknown ... allowed: ...").
 Normalization normalization_from_name(std::string_view name, const std::string& key);
 
+/// "per_head" / "shared".
+std::string_view head_normalization_name(HeadNormalization h);
+
+/// Looks a head normalisation up by name; throws InputError(key, "unknown ... allowed: ...").
+HeadNormalization head_normalization_from_name(std::string_view name, const std::string& key);
+
 /// Token dimension d implied by the model's first head.
 Index model_dimension(const Model& model);
+
+/// Sets the heads and β to their values at time t from model.schedule ([M]); a no-op without one.
+void apply_schedule(Model& model, double t);
 
 }  // namespace attnflow

@@ -2,12 +2,14 @@
 // The observables a run can record at its output times: one registry feeding the TOML names,
 // the HDF5 dataset names and the tests (DESIGN principle 3). Each is a pure function of the state.
 #include <array>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "attnflow/clusters.hpp"
+#include "attnflow/dissipation.hpp"
 #include "attnflow/dynamics.hpp"
 #include "attnflow/measure.hpp"
 
@@ -22,13 +24,22 @@ struct ObservableInfo {
 };
 
 /// Every scalar observable, in display order. The HDF5 dataset is /<name>.
-inline constexpr std::array<ObservableInfo, 15> kObservables{{
+inline constexpr std::array<ObservableInfo, 18> kObservables{{
     {"energy", "E = 1/(2 beta) sum_h  sum_ij w_i w_j exp(beta <Q_h x_i, K_h x_j>)  [R] E_beta",
      true, false},
     {"energy_b", "1/2 sum_h sum_ij w_i w_j exp(<x_i, D_h x_j>), D_h = beta Q_h^T K_h  [B]", true,
      false},
     {"energy_rate", "dE/dt = sum_i <grad_i E, dx_i/dt>: the exact dissipation along the run", true,
      false},
+    {"energy_t",
+     "E(t) = 1/(2H) sum_h sum_ij w_i w_j exp(<x_i, D_h(t) x_j>), D_h = beta Q_h^T K_h  [M]", true,
+     false},
+    {"energy_dt", "partial_t E(t): the weights' contribution to dE(t)/dt at fixed tokens  [M]",
+     true, false},
+    {"dissipation_residual",
+     "E(t) - E(0) - int (partial_s E + sum_i <grad_i E, dx_i/ds>) ds: [M]'s energy identity, -> 0 "
+     "at the integrator's order",
+     true, false},
     {"normalized_energy", "sum_ij w_i w_j exp(beta(<x_i,x_j> - 1))  [R] (1 iff one cluster)", false,
      false},
     {"clusters", "number of connected components of <x_i,x_j> > 1 - delta (directions)", false,
@@ -86,6 +97,10 @@ class ObservableSet {
 
   const std::vector<std::string>& names() const { return names_; }
 
+  /// What integrate() must carry along for these observables (dissipation_residual: the integral of
+  /// [M]'s identity, started at (t0, x0)), or null. Pass it to integrate().
+  Quadrature* quadrature(const Dynamics& dynamics, double t0, const Matrix& x0);
+
   /// Values in the order of names(); the last cluster summary is kept for run summaries.
   std::vector<double> evaluate(double t, const Matrix& x, Dynamics& dynamics);
 
@@ -97,6 +112,7 @@ class ObservableSet {
   double threshold_;
   std::optional<ClusterSummary> last_clusters_;
   GaussianReference gaussian_;
+  std::unique_ptr<DissipationIntegral> dissipation_;
 };
 
 }  // namespace attnflow

@@ -439,7 +439,8 @@ py::dict simulate(py::handle config, py::handle x0, py::handle weights, py::hand
     };
     Matrix x = m.x;
     try {
-      stats = integrate(dynamics, x, cfg.output.times, cfg.integrate, observe);
+      stats = integrate(dynamics, x, cfg.output.times, cfg.integrate, observe,
+                        observables.quadrature(dynamics, cfg.output.times.front(), x));
     } catch (const NumericalError& e) {
       error = e.what();
     }

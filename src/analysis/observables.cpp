@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
 
 #include "attnflow/analysis/metastability.hpp"
 #include "attnflow/analysis/spectra.hpp"
@@ -10,6 +11,7 @@
 #include "attnflow/energy.hpp"
 #include "attnflow/error.hpp"
 #include "attnflow/reduce/gaussian.hpp"
+#include "attnflow/time_energy.hpp"
 
 namespace attnflow {
 
@@ -36,6 +38,10 @@ void validate_observables(const std::vector<std::string>& names, const Model& mo
     if (found->needs_sinkhorn && model.kernel != KernelKind::sinkhorn)
       throw InputError(key, "'" + name + "' is defined for kernel = \"sinkhorn\" only");
     if (name == "stationarity") analysis::interaction_matrix(model, key);  // one head, D symmetric
+    if (name == "dissipation_residual" && model.noise > 0.0)
+      throw InputError(key,
+                       "'dissipation_residual' integrates the chain rule along a deterministic "
+                       "path; with model.noise > 0 Ito's formula adds a term it does not contain");
     if (is_gaussian_observable(name)) {
       const bool kernel_ok = model.kernel == KernelKind::softmax ||
                              model.kernel == KernelKind::l2 || model.kernel == KernelKind::sinkhorn;
@@ -54,6 +60,16 @@ bool is_gaussian_observable(std::string_view name) {
 ObservableSet::ObservableSet(std::vector<std::string> names, double cluster_threshold)
     : names_(std::move(names)), threshold_(cluster_threshold) {}
 
+Quadrature* ObservableSet::quadrature(const Dynamics& dynamics, double t0, const Matrix& x0) {
+  if (std::find(names_.begin(), names_.end(), "dissipation_residual") == names_.end())
+    return nullptr;
+  const AttentionField& field = dynamics.field();
+  dissipation_ =
+      std::make_unique<DissipationIntegral>(field.model(), field.weights(), field.positions());
+  dissipation_->start(t0, x0);
+  return dissipation_.get();
+}
+
 std::vector<double> ObservableSet::evaluate(double t, const Matrix& x, Dynamics& dynamics) {
   dynamics.set_time(t);  // energies at time t use the weights of time t ([M])
   const AttentionField& field = dynamics.field();
@@ -70,6 +86,17 @@ std::vector<double> ObservableSet::evaluate(double t, const Matrix& x, Dynamics&
       Matrix v;
       dynamics.velocity(t, x, v);
       values.push_back(energy_rate(field.model(), measure, v));
+    } else if (name == "energy_t") {
+      values.push_back(time_energy(interaction_matrices(field.model()), measure).value);
+    } else if (name == "energy_dt") {
+      // The derivative of the piece just integrated (the left one at a kink of OU weights).
+      values.push_back(time_energy_partial_t(interaction_matrices(field.model()),
+                                             interaction_matrix_rates(field.model(), t, t - 1.0),
+                                             measure));
+    } else if (name == "dissipation_residual") {
+      if (!dissipation_)
+        throw std::logic_error("dissipation_residual: ObservableSet::quadrature() was not called");
+      values.push_back(dissipation_->residual(t, x));
     } else if (name == "normalized_energy") {
       values.push_back(normalized_energy(field.model().beta, measure));
     } else if (name == "clusters" || name == "pair_fraction") {

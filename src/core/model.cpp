@@ -55,6 +55,17 @@ Normalization normalization_from_name(std::string_view name, const std::string& 
   throw InputError(key, message);
 }
 
+std::string_view head_normalization_name(HeadNormalization h) {
+  return h == HeadNormalization::shared ? "shared" : "per_head";
+}
+
+HeadNormalization head_normalization_from_name(std::string_view name, const std::string& key) {
+  for (HeadNormalization h : {HeadNormalization::per_head, HeadNormalization::shared})
+    if (head_normalization_name(h) == name) return h;
+  throw InputError(
+      key, "unknown head normalization '" + std::string(name) + "'; allowed: per_head, shared");
+}
+
 Index model_dimension(const Model& model) {
   return model.heads.empty() ? 0 : model.heads.front().Q.cols();
 }
@@ -100,6 +111,16 @@ void validate_model(const Model& model, Index d, bool heads_listed) {
   if (!std::isfinite(model.noise) || model.noise < 0.0)
     throw InputError("model.noise", "must be finite and >= 0 (the temperature 1/kappa), got " +
                                         format_number(model.noise));
+  if (model.head_normalization == HeadNormalization::shared &&
+      model.kernel != KernelKind::softmax && model.kernel != KernelKind::l2)
+    throw InputError("model.head_normalization",
+                     "'shared' normalises one softmax over all heads and needs kernel softmax or "
+                     "l2, got '" +
+                         std::string(model.kernel == KernelKind::usa        ? "usa"
+                                     : model.kernel == KernelKind::sigmoid  ? "sigmoid"
+                                     : model.kernel == KernelKind::sinkhorn ? "sinkhorn"
+                                                                            : "hardmax") +
+                         "'");
   if (model.kernel == KernelKind::sinkhorn && model.causal)
     throw InputError("model.causal",
                      "the sinkhorn kernel cannot be masked: a causal plan has no doubly "
@@ -135,6 +156,20 @@ void validate_model(const Model& model, Index d, bool heads_listed) {
     require_finite(head.K, key + ".K");
     require_finite(head.V, key + ".V");
     require_finite(head.W, key + ".W");
+  }
+}
+
+void apply_schedule(Model& model, double t) {
+  if (!model.schedule) return;
+  const ModelSchedule& s = *model.schedule;
+  model.beta = s.beta.at(t)(0, 0);
+  for (std::size_t h = 0; h < model.heads.size(); ++h) {
+    Head& head = model.heads[h];
+    const HeadSchedule& hs = s.heads[h];
+    if (!hs.Q.is_constant()) head.Q = hs.Q.at(t);
+    if (!hs.K.is_constant()) head.K = hs.K.at(t);
+    if (!hs.V.is_constant()) head.V = hs.V.at(t);
+    if (!hs.W.is_constant()) head.W = hs.W.at(t);
   }
 }
 

@@ -25,13 +25,41 @@ MatrixSchedule MatrixSchedule::per_layer(std::vector<Matrix> layers, double laye
 }
 
 MatrixSchedule MatrixSchedule::sinusoid(Matrix base, Matrix amplitude, double omega, double phase) {
+  const Matrix w = Matrix::Constant(base.rows(), base.cols(), omega);
+  const Matrix p = Matrix::Constant(base.rows(), base.cols(), phase);
+  return sinusoid(std::move(base), std::move(amplitude), w, p);
+}
+
+MatrixSchedule MatrixSchedule::sinusoid(Matrix base, Matrix amplitude, Matrix omega, Matrix phase) {
   MatrixSchedule s;
   s.kind_ = Kind::sinusoid;
   s.shape_ = base;
-  s.values_ = {std::move(base), std::move(amplitude)};
-  s.omega_ = omega;
-  s.phase_ = phase;
+  s.values_ = {std::move(base), std::move(amplitude), std::move(omega), std::move(phase)};
   return s;
+}
+
+MatrixSchedule MatrixSchedule::relaxation(Matrix initial, double rate, Matrix base,
+                                          Matrix amplitude, Matrix omega, Matrix phase) {
+  MatrixSchedule s;
+  s.kind_ = Kind::relaxation;
+  s.shape_ = base;
+  s.step_ = rate;
+  s.values_ = {std::move(base), std::move(amplitude), std::move(omega), std::move(phase),
+               std::move(initial)};
+  return s;
+}
+
+Matrix MatrixSchedule::periodic(double t, bool target) const {
+  const Matrix &base = values_[0], &amp = values_[1], &omega = values_[2], &phase = values_[3];
+  const double r = step_;
+  Matrix m = base;
+  for (Index a = 0; a < m.rows(); ++a)
+    for (Index b = 0; b < m.cols(); ++b) {
+      const double w = omega(a, b), arg = w * t + phase(a, b);
+      m(a, b) += target ? amp(a, b) * std::sin(arg)
+                        : amp(a, b) * r / (r * r + w * w) * (r * std::sin(arg) - w * std::cos(arg));
+    }
+  return m;
 }
 
 MatrixSchedule MatrixSchedule::ornstein_uhlenbeck(Matrix initial, Matrix mean, double theta,
@@ -66,7 +94,9 @@ Matrix MatrixSchedule::at(double t) const {
       return values_[std::min(layer, values_.size() - 1)];
     }
     case Kind::sinusoid:
-      return values_[0] + std::sin(omega_ * t + phase_) * values_[1];
+      return periodic(t, true);
+    case Kind::relaxation:
+      return periodic(t, false) + std::exp(-step_ * t) * (values_[4] - periodic(0.0, false));
     case Kind::grid: {
       const double u = std::max(0.0, t / step_);
       const auto k = std::min(static_cast<std::size_t>(u), values_.size() - 2);
@@ -75,6 +105,44 @@ Matrix MatrixSchedule::at(double t) const {
     }
   }
   return values_.front();
+}
+
+Matrix MatrixSchedule::derivative(double t, double piece) const {
+  switch (kind_) {
+    case Kind::constant:
+    case Kind::per_layer:
+      return Matrix::Zero(shape_.rows(), shape_.cols());
+    case Kind::sinusoid: {
+      const Matrix &amp = values_[1], &omega = values_[2], &phase = values_[3];
+      Matrix m(shape_.rows(), shape_.cols());
+      for (Index a = 0; a < m.rows(); ++a)
+        for (Index b = 0; b < m.cols(); ++b)
+          m(a, b) = amp(a, b) * omega(a, b) * std::cos(omega(a, b) * t + phase(a, b));
+      return m;
+    }
+    case Kind::relaxation:  // the ODE itself: dM/dt = r (F(t) − M(t))
+      return step_ * (periodic(t, true) - at(t));
+    case Kind::grid: {
+      const double u = std::max(0.0, t / step_);
+      const double k = std::round(u);
+      double cell = std::floor(u);
+      if (std::fabs(u - k) <= 1e-9 * std::max(1.0, u)) cell = piece < t ? k - 1.0 : k;
+      const auto last = static_cast<double>(values_.size() - 2);
+      const auto c = static_cast<std::size_t>(std::clamp(cell, 0.0, last));
+      return (values_[c + 1] - values_[c]) / step_;
+    }
+  }
+  return Matrix::Zero(shape_.rows(), shape_.cols());
+}
+
+std::vector<double> MatrixSchedule::kinks(double t_end) const {
+  std::vector<double> out;
+  if (kind_ != Kind::grid) return out;
+  for (std::size_t k = 1; k < values_.size(); ++k) {
+    const double t = static_cast<double>(k) * step_;
+    if (t < t_end * (1.0 - 1e-12)) out.push_back(t);
+  }
+  return out;
 }
 
 std::vector<double> MatrixSchedule::jumps(double t_end) const {
@@ -102,6 +170,20 @@ std::vector<double> ModelSchedule::jumps(double t_end) const {
       const auto j = m->jumps(t_end);
       out.insert(out.end(), j.begin(), j.end());
     }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::vector<double> ModelSchedule::breakpoints(double t_end) const {
+  std::vector<double> out = jumps(t_end);
+  auto add = [&](const MatrixSchedule& m) {
+    const auto k = m.kinks(t_end);
+    out.insert(out.end(), k.begin(), k.end());
+  };
+  add(beta);
+  for (const HeadSchedule& h : heads)
+    for (const MatrixSchedule* m : {&h.Q, &h.K, &h.V, &h.W}) add(*m);
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;

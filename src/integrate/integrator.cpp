@@ -26,19 +26,30 @@ void check_finite(const Matrix& x, double t) {
 /// Explicit Euler / classical RK4 with a given step.
 class FixedStepper {
  public:
-  explicit FixedStepper(Method method) : method_(method) {}
+  FixedStepper(Method method, Quadrature* quadrature) : method_(method), quad_(quadrature) {}
 
   void step(OdeSystem& dyn, double t, Matrix& x, double h) {
+    const double mid = t + 0.5 * h;
     if (method_ == Method::euler) {
+      if (quad_ != nullptr) {  // I += h q(t, x): explicit Euler on the augmented state
+        dyn.velocity(t, x, k1_);
+        quad_->value += h * quad_->integrand(t, x, k1_, mid);
+      }
       dyn.euler_step(t, x, h, k1_);
     } else {
+      double q = 0.0;
       dyn.velocity(t, x, k1_);
+      if (quad_ != nullptr) q += quad_->integrand(t, x, k1_, mid);
       tmp_ = x + (0.5 * h) * k1_;
-      dyn.velocity(t + 0.5 * h, tmp_, k2_);
+      dyn.velocity(mid, tmp_, k2_);
+      if (quad_ != nullptr) q += 2.0 * quad_->integrand(mid, tmp_, k2_, mid);
       tmp_ = x + (0.5 * h) * k2_;
-      dyn.velocity(t + 0.5 * h, tmp_, k3_);
+      dyn.velocity(mid, tmp_, k3_);
+      if (quad_ != nullptr) q += 2.0 * quad_->integrand(mid, tmp_, k3_, mid);
       tmp_ = x + h * k3_;
       dyn.velocity(t + h, tmp_, k4_);
+      if (quad_ != nullptr)
+        quad_->value += (h / 6.0) * (q + quad_->integrand(t + h, tmp_, k4_, mid));
       x += (h / 6.0) * (k1_ + 2.0 * k2_ + 2.0 * k3_ + k4_);
       dyn.retract(x);
     }
@@ -46,13 +57,15 @@ class FixedStepper {
 
  private:
   Method method_;
+  Quadrature* quad_;
   Matrix k1_, k2_, k3_, k4_, tmp_;
 };
 
 IntegrateStats integrate_fixed(OdeSystem& dyn, Matrix& x, const std::vector<double>& times,
-                               const IntegrateOptions& opt, const Observer& observe) {
+                               const IntegrateOptions& opt, const Observer& observe,
+                               Quadrature* quad) {
   IntegrateStats stats;
-  FixedStepper stepper(opt.method);
+  FixedStepper stepper(opt.method, quad);
   observe(0, times.front(), x);
   for (std::size_t k = 1; k < times.size(); ++k) {
     const double t0 = times[k - 1];
@@ -117,7 +130,8 @@ double initial_step(OdeSystem& dyn, double t, const Matrix& x, const Matrix& f0,
 }
 
 IntegrateStats integrate_dopri5(OdeSystem& dyn, Matrix& x, const std::vector<double>& times,
-                                const IntegrateOptions& opt, const Observer& observe) {
+                                const IntegrateOptions& opt, const Observer& observe,
+                                Quadrature* quad) {
   IntegrateStats stats;
   double t = times.front();
   observe(0, t, x);
@@ -125,6 +139,11 @@ IntegrateStats integrate_dopri5(OdeSystem& dyn, Matrix& x, const std::vector<dou
   dyn.velocity(t, x, k1);
   double h = opt.dt > 0.0 ? opt.dt : initial_step(dyn, t, x, k1, opt);
   bool rejected_last = false;
+  // Quadrature: I += hh Σ b_i q_i with the order-5 weights (b2 = b7 = 0). q1 is evaluated once per
+  // step start (not taken from the FSAL stage: at a kink of the weights the new step needs the
+  // other one-sided derivative).
+  double q1 = 0.0, q3 = 0.0, q4 = 0.0, q5 = 0.0, q6 = 0.0;
+  bool q1_current = false;
   for (std::size_t k = 1; k < times.size(); ++k) {
     const double target = times[k];
     dyn.begin_interval(t, target);
@@ -132,21 +151,34 @@ IntegrateStats integrate_dopri5(OdeSystem& dyn, Matrix& x, const std::vector<dou
       // Clamp to the output time (and avoid a sliver of a step just before it).
       const bool clamped = t + 1.01 * h >= target;
       const double hh = clamped ? target - t : h;
+      const double mid = t + 0.5 * hh;
+      if (quad != nullptr && !q1_current) {
+        q1 = quad->integrand(t, x, k1, mid);
+        q1_current = true;
+      }
       y = x + hh * a21 * k1;
       dyn.velocity(t + c2 * hh, y, k2);
       y = x + hh * (a31 * k1 + a32 * k2);
       dyn.velocity(t + c3 * hh, y, k3);
+      if (quad != nullptr) q3 = quad->integrand(t + c3 * hh, y, k3, mid);
       y = x + hh * (a41 * k1 + a42 * k2 + a43 * k3);
       dyn.velocity(t + c4 * hh, y, k4);
+      if (quad != nullptr) q4 = quad->integrand(t + c4 * hh, y, k4, mid);
       y = x + hh * (a51 * k1 + a52 * k2 + a53 * k3 + a54 * k4);
       dyn.velocity(t + c5 * hh, y, k5);
+      if (quad != nullptr) q5 = quad->integrand(t + c5 * hh, y, k5, mid);
       y = x + hh * (a61 * k1 + a62 * k2 + a63 * k3 + a64 * k4 + a65 * k5);
       dyn.velocity(t + hh, y, k6);
+      if (quad != nullptr) q6 = quad->integrand(t + hh, y, k6, mid);
       y_new = x + hh * (b1 * k1 + b3 * k3 + b4 * k4 + b5 * k5 + b6 * k6);
       dyn.velocity(t + hh, y_new, k7);
       err = hh * (e1 * k1 + e3 * k3 + e4 * k4 + e5 * k5 + e6 * k6 + e7 * k7);
       const double e = error_norm(err, x, y_new, opt.atol, opt.rtol);
       if (std::isfinite(e) && e <= 1.0) {
+        if (quad != nullptr) {
+          quad->value += hh * (b1 * q1 + b3 * q3 + b4 * q4 + b5 * q5 + b6 * q6);
+          q1_current = false;
+        }
         t = clamped ? target : t + hh;
         x.swap(y_new);
         // Retracting moves x by O(tolerance); the FSAL stage k7 then belongs to the unretracted
@@ -189,11 +221,12 @@ IntegrateStats integrate_dopri5(OdeSystem& dyn, Matrix& x, const std::vector<dou
 }  // namespace
 
 IntegrateStats integrate(OdeSystem& dynamics, Matrix& x, const std::vector<double>& times,
-                         const IntegrateOptions& options, const Observer& observe) {
+                         const IntegrateOptions& options, const Observer& observe,
+                         Quadrature* quadrature) {
   if (times.empty()) return {};
   if (options.method == Method::dopri5)
-    return integrate_dopri5(dynamics, x, times, options, observe);
-  return integrate_fixed(dynamics, x, times, options, observe);
+    return integrate_dopri5(dynamics, x, times, options, observe, quadrature);
+  return integrate_fixed(dynamics, x, times, options, observe, quadrature);
 }
 
 std::string_view method_name(Method method) {

@@ -29,7 +29,7 @@ Model parse_model(const toml::table* t, const MatrixContext& ctx) {
   check_keys(*t, "model",
              {"geometry", "kernel", "beta", "Q", "K", "V", "W", "heads", "causal", "sigmoid_bias",
               "sinkhorn_iters", "sinkhorn_tol", "normalization", "mix_tau", "ngpt_alpha", "noise",
-              "noise_seed"});
+              "noise_seed", "head_normalization"});
   if (const auto* n = t->get("geometry")) {
     const std::string name = to_string(*n, "model.geometry");
     m.geometry = geometry_from_name(name, "model.geometry");
@@ -58,6 +58,9 @@ Model parse_model(const toml::table* t, const MatrixContext& ctx) {
     m.beta = beta.at(0.0)(0, 0);
   }
   if (const auto* n = t->get("causal")) m.causal = to_bool(*n, "model.causal");
+  if (const auto* n = t->get("head_normalization"))
+    m.head_normalization = head_normalization_from_name(to_string(*n, "model.head_normalization"),
+                                                        "model.head_normalization");
   if (const auto* n = t->get("sigmoid_bias"))
     m.sigmoid_bias = finite_number(*n, "model.sigmoid_bias");
   if (const auto* n = t->get("sinkhorn_iters")) {
@@ -293,6 +296,8 @@ RunConfig parse_config(const std::string& text, const std::vector<std::string>& 
     out.times.push_back(0.0);
     out.record.push_back(false);
   }
+  const std::vector<double> breakpoints =
+      cfg.model.schedule ? cfg.model.schedule->breakpoints(cfg.t_end) : std::vector<double>{};
   for (double t : times) {
     // Mix-LN switches equations at τ: the ODE integrators stop there exactly (an unrecorded stop);
     // euler layers switch at the first layer that starts at or after τ.
@@ -303,10 +308,13 @@ RunConfig parse_config(const std::string& text, const std::vector<std::string>& 
       out.times.push_back(tau);
       out.record.push_back(false);
     }
-    // Per-layer weights jump at layer boundaries: the ODE integrators stop there too.
+    // Per-layer weights jump at layer boundaries and OU paths have kinks at their grid points: the
+    // ODE integrators stop there too, so every step sees smooth weights and keeps its order
+    // (breakpoints within 1e-9 of an output time are that output time).
     if (cfg.model.schedule && cfg.integrate.method != Method::euler && !out.times.empty())
-      for (double jump : cfg.model.schedule->jumps(cfg.t_end))
-        if (jump > out.times.back() && jump < t) {
+      for (double jump : breakpoints)
+        if (jump > out.times.back() + 1e-9 * std::max(1.0, jump) &&
+            jump < t - 1e-9 * std::max(1.0, t)) {
           out.times.push_back(jump);
           out.record.push_back(false);
         }
@@ -330,6 +338,9 @@ RunConfig parse_config(const std::string& text, const std::vector<std::string>& 
     rm.insert("mix_tau", cfg.model.mix_tau);
   if (effective_normalization(cfg.model) == Normalization::ngpt)
     rm.insert("ngpt_alpha", cfg.model.ngpt_alpha);
+  if (cfg.model.head_normalization != HeadNormalization::per_head)
+    rm.insert("head_normalization",
+              std::string(head_normalization_name(cfg.model.head_normalization)));
   if (cfg.model.noise > 0.0) {
     rm.insert("noise", cfg.model.noise);
     rm.insert("noise_seed", static_cast<std::int64_t>(cfg.model.noise_seed));

@@ -142,16 +142,41 @@ MatrixSchedule parse_matrix_spec(const toml::node& node, const std::string& key,
     return covering_layers(std::move(layers), positive_or(t, "layer_time", key, 1.0),
                            key + ".layers", ctx);
   }
-  if (kind == "sinusoid") {
-    check_keys(t, key, {"kind", "base", "amplitude", "omega", "phase"});
+  if (kind == "sinusoid" || kind == "relaxation") {
+    // sinusoid: M = base + amplitude·sin(ω t + φ); relaxation: dM/dt = rate·(that − M), M(0) =
+    // initial. ω and φ are numbers or matrices (entrywise).
+    if (kind == "sinusoid")
+      check_keys(t, key, {"kind", "base", "amplitude", "omega", "phase"});
+    else
+      check_keys(t, key, {"kind", "base", "amplitude", "omega", "phase", "initial", "rate"});
     if (!t.contains("base") || !t.contains("amplitude"))
-      throw InputError(key, "a sinusoid needs base and amplitude");
+      throw InputError(key, "a " + kind + " needs base and amplitude");
     Matrix base = parse_constant(*t.get("base"), key + ".base", ctx);
     Matrix amplitude = parse_constant(*t.get("amplitude"), key + ".amplitude", ctx);
     require_same_shape(base, amplitude, key + ".amplitude");
-    const double omega = t.contains("omega") ? finite_number(*t.get("omega"), key + ".omega") : 1.0;
-    const double phase = t.contains("phase") ? finite_number(*t.get("phase"), key + ".phase") : 0.0;
-    return MatrixSchedule::sinusoid(std::move(base), std::move(amplitude), omega, phase);
+    auto entrywise = [&](const char* name, double fallback) {
+      const auto* n = t.get(name);
+      if (n == nullptr) return Matrix::Constant(base.rows(), base.cols(), fallback).eval();
+      if (n->is_number())
+        return Matrix::Constant(base.rows(), base.cols(), finite_number(*n, key + "." + name))
+            .eval();
+      Matrix m = to_matrix(*n, key + "." + name);
+      require_same_shape(base, m, key + "." + name);
+      if (!m.allFinite()) throw InputError(key + "." + name, "must have finite entries");
+      return m;
+    };
+    Matrix omega = entrywise("omega", 1.0);
+    Matrix phase = entrywise("phase", 0.0);
+    if (kind == "sinusoid")
+      return MatrixSchedule::sinusoid(std::move(base), std::move(amplitude), std::move(omega),
+                                      std::move(phase));
+    if (!t.contains("initial"))
+      throw InputError(key + ".initial", "is required for kind = \"relaxation\"");
+    Matrix initial = parse_constant(*t.get("initial"), key + ".initial", ctx);
+    require_same_shape(base, initial, key + ".initial");
+    return MatrixSchedule::relaxation(std::move(initial), positive_or(t, "rate", key, 1.0),
+                                      std::move(base), std::move(amplitude), std::move(omega),
+                                      std::move(phase));
   }
   if (kind == "ou") {
     check_keys(t, key, {"kind", "mean", "initial", "theta", "sigma", "dt", "seed", "symmetric"});
@@ -179,9 +204,9 @@ MatrixSchedule parse_matrix_spec(const toml::node& node, const std::string& key,
                                               std::max(ctx.t_end, dt),
                                               static_cast<std::uint64_t>(seed), symmetric);
   }
-  throw InputError(
-      key + ".kind",
-      "unknown kind '" + kind + "'; allowed: identity, random, file, per_layer, sinusoid, ou");
+  throw InputError(key + ".kind",
+                   "unknown kind '" + kind +
+                       "'; allowed: identity, random, file, per_layer, sinusoid, relaxation, ou");
 }
 
 MatrixSchedule parse_scalar_spec(const toml::node& node, const std::string& key,

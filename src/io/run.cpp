@@ -161,7 +161,8 @@ nlohmann::json run_experiment(const RunConfig& config, const std::filesystem::pa
   Matrix x = measure.x;
   try {
     const IntegrateStats stats =
-        integrate(dynamics, x, config.output.times, config.integrate, observe);
+        integrate(dynamics, x, config.output.times, config.integrate, observe,
+                  observables.quadrature(dynamics, config.output.times.front(), x));
     summary["steps"] = stats.steps;
     summary["rejected_steps"] = stats.rejected;
     summary["velocity_evaluations"] = stats.evaluations;

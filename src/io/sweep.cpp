@@ -188,13 +188,16 @@ std::string run_system(const SweepSpec& spec, std::size_t g, std::size_t frames,
   std::size_t r = 0;
   Matrix x = m.x;
   try {
-    integrate(dynamics, x, cfg.output.times, cfg.integrate,
-              [&](std::size_t k, double t, const Matrix& state) {
-                if (!cfg.output.record[k]) return;
-                const std::vector<double> v = observables.evaluate(t, state, dynamics);
-                for (std::size_t o = 0; o < n_obs; ++o) out[o * frames + r] = v[o];
-                ++r;
-              });
+    Quadrature* quadrature = observables.quadrature(dynamics, cfg.output.times.front(), x);
+    integrate(
+        dynamics, x, cfg.output.times, cfg.integrate,
+        [&](std::size_t k, double t, const Matrix& state) {
+          if (!cfg.output.record[k]) return;
+          const std::vector<double> v = observables.evaluate(t, state, dynamics);
+          for (std::size_t o = 0; o < n_obs; ++o) out[o * frames + r] = v[o];
+          ++r;
+        },
+        quadrature);
   } catch (const NumericalError& e) {
     return e.what();
   }

@@ -23,7 +23,8 @@ CASES = [
      "Error while parsing table header: expected ']', saw '\\n'"),
     ("unknown_key", VALID.replace("beta = 1.0", "beta = 1.0\nbetta = 2"),
      "error: model.betta: unknown key; allowed: geometry, kernel, beta, Q, K, V, W, heads, causal, "
-     "sigmoid_bias, sinkhorn_iters, sinkhorn_tol, normalization, mix_tau, ngpt_alpha, noise, noise_seed"),
+     "sigmoid_bias, sinkhorn_iters, sinkhorn_tol, normalization, mix_tau, ngpt_alpha, noise, noise_seed, "
+     "head_normalization"),
     ("unknown_section", VALID + "\n[solver]\nx = 1\n",
      "error: solver: unknown section; allowed: model, init, integrate, output"),
     ("negative_beta", VALID.replace("beta = 1.0", "beta = -1"), "error: model.beta: must be finite and > 0, got -1"),
@@ -67,6 +68,22 @@ CASES = [
      "error: init.cov: must be symmetric"),
     ("equiangular_d", VALID.replace('kind = "uniform_sphere"', 'kind = "equiangular"\nrho = 0.5'),
      "error: init.d: equiangular tokens need d >= n (n = 8), got d = 3"),
+    ("residual_with_noise", VALID.replace('method = "rk4"', 'method = "euler"')
+     .replace("beta = 1.0", "beta = 1.0\nnoise = 0.1") + '\n[output]\nobservables = ["dissipation_residual"]\n',
+     "error: output.observables: 'dissipation_residual' integrates the chain rule along a deterministic path; "
+     "with model.noise > 0 Ito's formula adds a term it does not contain"),
+    ("head_normalization", VALID.replace("beta = 1.0", 'beta = 1.0\nhead_normalization = "joint"'),
+     "error: model.head_normalization: unknown head normalization 'joint'; allowed: per_head, shared"),
+    ("shared_usa", VALID.replace("beta = 1.0", 'beta = 1.0\nkernel = "usa"\nhead_normalization = "shared"'),
+     "error: model.head_normalization: 'shared' normalises one softmax over all heads and needs kernel "
+     "softmax or l2, got 'usa'"),
+    ("relaxation_initial", VALID.replace("beta = 1.0", 'beta = 1.0\nK = { kind = "relaxation", base = '
+                                         '[[1, 0, 0], [0, 1, 0], [0, 0, 1]], amplitude = [[1, 0, 0], [0, 1, 0], [0, 0, 1]] }'),
+     'error: model.K.initial: is required for kind = "relaxation"'),
+    ("sinusoid_omega_shape", VALID.replace("beta = 1.0", 'beta = 1.0\nK = { kind = "sinusoid", base = '
+                                           '[[1, 0, 0], [0, 1, 0], [0, 0, 1]], amplitude = [[1, 0, 0], [0, 1, 0], [0, 0, 1]], '
+                                           'omega = [[1, 2], [2, 1]] }'),
+     "error: model.K.omega: must have the shape of the first matrix (3x3), got 2x2"),
 ]
 
 

@@ -94,7 +94,7 @@ def test_random_weights_are_seeded(tmp_path, run_cli):
 
 @pytest.mark.parametrize("model,message", [
     ('Q = { kind = "spline" }', "error: model.Q.kind: unknown kind 'spline'; allowed: identity, random, file, "
-                                "per_layer, sinusoid, ou"),
+                                "per_layer, sinusoid, relaxation, ou"),
     ('Q = { kind = "per_layer", layers = [[[1, 0, 0], [0, 1, 0], [0, 0, 1]], [[1, 0], [0, 1]]] }',
      "error: model.Q.layers[1]: must have the shape of the first matrix (3x3), got 2x2"),
     ('Q = { kind = "per_layer", layers = [[[1, 0, 0], [0, 1, 0], [0, 0, 1]]], layer_time = 1.0 }',

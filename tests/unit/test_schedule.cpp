@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <numbers>
 
 #include "attnflow/schedule.hpp"
 
@@ -64,6 +65,50 @@ TEST(MatrixSchedule, PerLayerSinusoidAndJumps) {
   const MatrixSchedule wave = MatrixSchedule::sinusoid(a, b, 3.0, 0.25);
   EXPECT_DOUBLE_EQ(wave.at(0.7)(1, 0), 1.0 + 2.0 * std::sin(3.0 * 0.7 + 0.25));
   EXPECT_TRUE(MatrixSchedule::per_layer({a}, 1.0).is_constant());
+}
+
+// The relaxation dM/dt = r(F(t) − M), M(0) = initial, with the entrywise sinusoid F: its closed
+// form starts at `initial` and satisfies the ODE (central differences of at(), error ~h²·|M'''|,
+// about 1e-8, against r(F − M) with F written out here); derivative() matches the same differences
+// for every kind (OU: slope of the cell, one-sided at a grid point).
+TEST(MatrixSchedule, RelaxationSolvesItsOdeAndDerivativesMatchDifferences) {
+  Matrix initial(2, 2), base(2, 2), amp(2, 2), omega(2, 2), phase(2, 2);
+  initial << 0.3, -1.0, 2.0, 0.5;
+  base << 2.0, 0.0, 0.0, 2.0;
+  amp << 1.5, 1.0, 1.0, 1.5;
+  omega << 1.0, 2.0, 2.0, 1.0;
+  phase << 1.5707963267948966, 0.0, 0.0, 2.356194490192345;
+  const double r = 1.3;
+  const MatrixSchedule relax = MatrixSchedule::relaxation(initial, r, base, amp, omega, phase);
+  EXPECT_LT((relax.at(0.0) - initial).cwiseAbs().maxCoeff(), 1e-14);
+  const double h = 1e-4;
+  for (double t : {0.0 + 2 * h, 0.4, 3.7, 12.0}) {
+    Matrix target(2, 2);
+    for (int a = 0; a < 2; ++a)
+      for (int b = 0; b < 2; ++b)
+        target(a, b) = base(a, b) + amp(a, b) * std::sin(omega(a, b) * t + phase(a, b));
+    const Matrix fd = (relax.at(t + h) - relax.at(t - h)) / (2 * h);
+    EXPECT_LT((fd - r * (target - relax.at(t))).cwiseAbs().maxCoeff(), 1e-7) << t;
+    EXPECT_LT((fd - relax.derivative(t, t)).cwiseAbs().maxCoeff(), 1e-7) << t;
+    const MatrixSchedule wave = MatrixSchedule::sinusoid(base, amp, omega, phase);
+    const Matrix fw = (wave.at(t + h) - wave.at(t - h)) / (2 * h);
+    EXPECT_LT((fw - wave.derivative(t, t)).cwiseAbs().maxCoeff(), 1e-7) << t;
+  }
+  // Long after the transient the solution is periodic: M(t + 2π) = M(t) up to e^{−r t}.
+  EXPECT_LT((relax.at(40.0 + 2 * std::numbers::pi) - relax.at(40.0)).cwiseAbs().maxCoeff(), 1e-12);
+  // OU: piecewise linear; inside a cell the derivative is the slope, at a grid point one-sided.
+  const Matrix mean = Matrix::Identity(2, 2);
+  const MatrixSchedule ou =
+      MatrixSchedule::ornstein_uhlenbeck(mean, mean, 1.0, 1.0, 0.1, 1.0, 3, true);
+  const Matrix slope_left = (ou.at(0.3) - ou.at(0.2)) / 0.1;
+  const Matrix slope_right = (ou.at(0.4) - ou.at(0.3)) / 0.1;
+  EXPECT_LT((ou.derivative(0.25, 0.25) - slope_left).cwiseAbs().maxCoeff(), 1e-12);
+  EXPECT_LT((ou.derivative(0.3, 0.25) - slope_left).cwiseAbs().maxCoeff(), 1e-12);
+  EXPECT_LT((ou.derivative(0.3, 0.35) - slope_right).cwiseAbs().maxCoeff(), 1e-12);
+  EXPECT_EQ(ou.kinks(0.35).size(), 3u);  // 0.1, 0.2, 0.3
+  EXPECT_TRUE(relax.kinks(5.0).empty());
+  EXPECT_EQ(MatrixSchedule::per_layer({mean, 2 * mean}, 0.5).derivative(0.7, 0.7),
+            Matrix::Zero(2, 2));
 }
 
 }  // namespace
