@@ -13,7 +13,7 @@ def test_there_are_reproductions_for_every_paper():
     papers = set()
     for name in NAMES:
         papers.add(name.split("_", 1)[0])
-    assert {"R", "B", "C"} <= papers, papers
+    assert {"R", "B", "C", "M"} <= papers, papers
 
 
 @pytest.mark.parametrize("name", NAMES)
