@@ -5,6 +5,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   libeigen3-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libhdf5-dev libsleef-dev libfftw3-dev liblemon-dev
+  libzip-dev
   libgtest-dev libbenchmark-dev pybind11-dev
   python3 python3-dev python3-numpy python3-h5py python3-pytest python3-matplotlib python3-pil ffmpeg
 )

@@ -3,8 +3,8 @@
 #include <cmath>
 
 #include "attnflow/error.hpp"
-#include "attnflow/io/npy.hpp"
 #include "attnflow/io/toml_helpers.hpp"
+#include "attnflow/io/weight_file.hpp"
 #include "attnflow/rng.hpp"
 
 namespace attnflow::io {
@@ -62,12 +62,8 @@ Matrix parse_constant(const toml::node& node, const std::string& key, const Matr
     return m;
   }
   if (kind == "file") {
-    check_keys(t, key, {"kind", "path"});
-    const auto* p = t.get("path");
-    if (p == nullptr) throw InputError(key + ".path", "is required for kind = \"file\"");
-    std::filesystem::path path = to_string(*p, key + ".path");
-    if (path.is_relative()) path = ctx.base_dir / path;
-    const NpyArray a = read_npy(path, key + ".path");
+    check_keys(t, key, {"kind", "path", "format", "array", "dataset"});
+    const NdArray a = read_weight_file(t, key, ctx.base_dir);
     if (a.shape.size() != 2)
       throw InputError(key + ".path", "must hold a 2-D array here, got " +
                                           std::to_string(a.shape.size()) + " dimensions");
@@ -106,12 +102,8 @@ MatrixSchedule parse_matrix_spec(const toml::node& node, const std::string& key,
   if (kind == "identity" || kind == "random")
     return MatrixSchedule::constant(parse_constant(node, key, ctx));
   if (kind == "file") {
-    check_keys(t, key, {"kind", "path", "layer_time"});
-    const auto* p = t.get("path");
-    if (p == nullptr) throw InputError(key + ".path", "is required for kind = \"file\"");
-    std::filesystem::path path = to_string(*p, key + ".path");
-    if (path.is_relative()) path = ctx.base_dir / path;
-    const NpyArray a = read_npy(path, key + ".path");
+    check_keys(t, key, {"kind", "path", "format", "array", "dataset", "layer_time"});
+    const NdArray a = read_weight_file(t, key, ctx.base_dir);
     if (a.shape.size() == 2)
       return MatrixSchedule::constant(Eigen::Map<const Matrix>(
           a.data.data(), static_cast<Index>(a.shape[0]), static_cast<Index>(a.shape[1])));

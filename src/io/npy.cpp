@@ -36,17 +36,6 @@ constexpr std::size_t kMagicSize = 6;
 constexpr int kMaxNesting = 16;
 constexpr std::size_t kAllowedTypeText = 60;
 
-/// "(3, 4)", "(5,)" or "()", as Python prints a shape tuple.
-std::string shape_text(const std::vector<std::size_t>& shape) {
-  std::string text = "(";
-  for (std::size_t i = 0; i < shape.size(); ++i) {
-    if (i > 0) text += ", ";
-    text += std::to_string(shape[i]);
-  }
-  if (shape.size() == 1) text += ",";
-  return text + ")";
-}
-
 /// An open file descriptor, closed on scope exit.
 class Fd {
  public:
@@ -325,6 +314,35 @@ std::uint32_t little_endian(const unsigned char* bytes, std::size_t count) {
   return value;
 }
 
+/// The number of elements `header` declares, checked against the `available` payload bytes: the
+/// data must fill them exactly.
+std::size_t checked_element_count(const Header& header, std::size_t available,
+                                  const std::string& key) {
+  std::size_t count = 1;
+  for (const std::size_t extent : header.shape) {
+    if (extent != 0 && count > std::numeric_limits<std::size_t>::max() / 16 / extent) {
+      throw InputError(key, "shape " + shape_text(header.shape) + " is too large");
+    }
+    count *= extent;
+  }
+  const std::size_t item_size = header.dtype == Dtype::kFloat64 ? 8 : 4;
+  const char* type_name = header.dtype == Dtype::kFloat64 ? "float64" : "float32";
+  const std::size_t needed = count * item_size;
+  if (available < needed) {
+    throw InputError(key, "file is truncated: shape " + shape_text(header.shape) + " of " +
+                              type_name + " needs " + std::to_string(needed) +
+                              " bytes of data, found " + std::to_string(available));
+  }
+  if (available > needed) {
+    throw InputError(key, "file has " + std::to_string(available - needed) +
+                              " unexpected bytes after the data: shape " +
+                              shape_text(header.shape) + " of " + type_name + " needs exactly " +
+                              std::to_string(needed));
+  }
+
+  return count;
+}
+
 }  // namespace
 
 NpyArray read_npy(const std::filesystem::path& path, const std::string& key) {
@@ -376,28 +394,8 @@ NpyArray read_npy(const std::filesystem::path& path, const std::string& key) {
   }
   const Header header = interpret_header(header_text, key);
 
-  std::size_t count = 1;
-  for (const std::size_t extent : header.shape) {
-    if (extent != 0 && count > std::numeric_limits<std::size_t>::max() / 16 / extent) {
-      throw InputError(key, "shape " + shape_text(header.shape) + " is too large");
-    }
-    count *= extent;
-  }
-  const std::size_t item_size = header.dtype == Dtype::kFloat64 ? 8 : 4;
-  const char* type_name = header.dtype == Dtype::kFloat64 ? "float64" : "float32";
-  const std::size_t needed = count * item_size;
-  const std::size_t available = file_size - data_offset;
-  if (available < needed) {
-    throw InputError(key, "file is truncated: shape " + shape_text(header.shape) + " of " +
-                              type_name + " needs " + std::to_string(needed) +
-                              " bytes of data, found " + std::to_string(available));
-  }
-  if (available > needed) {
-    throw InputError(key, "file has " + std::to_string(available - needed) +
-                              " unexpected bytes after the data: shape " +
-                              shape_text(header.shape) + " of " + type_name + " needs exactly " +
-                              std::to_string(needed));
-  }
+  const std::size_t count = checked_element_count(header, file_size - data_offset, key);
+  const std::size_t needed = count * (header.dtype == Dtype::kFloat64 ? 8 : 4);
 
   NpyArray array;
   array.shape = header.shape;
@@ -421,6 +419,49 @@ NpyArray read_npy(const std::filesystem::path& path, const std::string& key) {
       }
       std::copy_n(block.begin(), take, array.data.begin() + static_cast<std::ptrdiff_t>(done));
       done += take;
+    }
+  }
+  return array;
+}
+
+NpyArray parse_npy(std::string_view bytes, const std::string& key) {
+  const auto* raw = reinterpret_cast<const unsigned char*>(bytes.data());
+  if (bytes.size() < kMagicSize || std::memcmp(raw, kMagic, kMagicSize) != 0) {
+    throw InputError(key,
+                     "not a .npy array (it does not start with the NumPy magic string); write "
+                     "arrays with numpy.savez");
+  }
+  if (bytes.size() < 8) throw InputError(key, "file is truncated inside the .npy header");
+  const int major = raw[6];
+  const int minor = raw[7];
+  if (minor != 0 || major < 1 || major > 3) {
+    throw InputError(key, "unsupported .npy format version " + std::to_string(major) + "." +
+                              std::to_string(minor) + "; allowed: 1.0, 2.0 or 3.0");
+  }
+  const std::size_t length_bytes = major == 1 ? 2 : 4;
+  if (bytes.size() < 8 + length_bytes) {
+    throw InputError(key, "file is truncated inside the .npy header");
+  }
+  const std::size_t header_size = little_endian(raw + 8, length_bytes);
+  const std::size_t data_offset = 8 + length_bytes + header_size;
+  if (data_offset > bytes.size()) {
+    throw InputError(key, "file is truncated inside the .npy header: it declares " +
+                              std::to_string(header_size) + " header bytes, found " +
+                              std::to_string(bytes.size() - (8 + length_bytes)));
+  }
+  const Header header = interpret_header(bytes.substr(8 + length_bytes, header_size), key);
+  const std::size_t count = checked_element_count(header, bytes.size() - data_offset, key);
+  NpyArray array;
+  array.shape = header.shape;
+  array.data.resize(count);
+  const char* payload = bytes.data() + data_offset;
+  if (header.dtype == Dtype::kFloat64) {
+    if (count > 0) std::memcpy(array.data.data(), payload, count * 8);
+  } else {
+    for (std::size_t i = 0; i < count; ++i) {
+      float value = 0.0f;
+      std::memcpy(&value, payload + 4 * i, 4);
+      array.data[i] = value;
     }
   }
   return array;
