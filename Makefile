@@ -4,7 +4,7 @@ JOBS    ?= $(shell nproc)
 PYTHON  ?= /usr/bin/python3
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build demo test bench format clean
+.PHONY: all deps configure build demo test bench validation format clean
 
 all: build
 
@@ -23,6 +23,10 @@ demo: build
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# The papers' experiments at full size (tens of minutes on two cores), and docs/validation.md.
+validation: build
+	@$(BUILD)/bin/attnflow reproduce all -o out/reproduce --report docs/validation.md
 
 bench: build
 	@$(BUILD)/bin/attnflow_bench --benchmark_min_time=0.2

@@ -71,10 +71,17 @@ struct HeadSchedule {
   MatrixSchedule Q, K, V, W;
 };
 
+/// Constant offsets added to one head's scheduled Q, K, V, W (an empty matrix: none). They carry a
+/// perturbation of time-dependent weights ([M]'s stability under perturbed weights: M(t) + εΞ).
+struct HeadOffsets {
+  Matrix Q, K, V, W;
+};
+
 /// Time-dependent weights of a whole model: one HeadSchedule per head and β(t) (a 1×1 schedule).
 struct ModelSchedule {
   std::vector<HeadSchedule> heads;
   MatrixSchedule beta;
+  std::vector<HeadOffsets> offsets;  ///< one per head, or empty (no offsets)
 
   /// Whether anything depends on time.
   bool is_constant() const;

@@ -1,6 +1,7 @@
 #include "attnflow/analysis/stability.hpp"
 
 #include <cmath>
+#include <memory>
 
 #include "attnflow/dynamics.hpp"
 #include "attnflow/rng.hpp"
@@ -29,16 +30,46 @@ Measure perturb_tokens(const Measure& measure, double eps, std::uint64_t seed, b
 Model perturb_weights(const Model& model, double eps, std::uint64_t seed) {
   Model out = model;
   Rng rng(perturbation_seed(seed, 1));
-  auto perturb = [&](Matrix& m) {
+  // A time-dependent matrix is overwritten by its schedule at every evaluation: its perturbation
+  // goes into the schedule as a constant offset, M(t) + εΞ, as well as into the current value.
+  std::shared_ptr<ModelSchedule> schedule =
+      model.schedule ? std::make_shared<ModelSchedule>(*model.schedule) : nullptr;
+  if (schedule) schedule->offsets.resize(schedule->heads.size());
+  auto perturb = [&](Matrix& m, Matrix* offset) {
     const double scale = eps / std::sqrt(static_cast<double>(m.cols()));
-    for (Index k = 0; k < m.size(); ++k) m.data()[k] += scale * rng.normal();
+    Matrix xi(m.rows(), m.cols());
+    for (Index k = 0; k < xi.size(); ++k) xi.data()[k] = scale * rng.normal();
+    m += xi;
+    if (offset != nullptr) *offset = xi;
   };
-  for (Head& h : out.heads) {
-    perturb(h.Q);
-    perturb(h.K);
-    perturb(h.V);
-    if (h.W.size() > 0) perturb(h.W);
+  for (std::size_t h = 0; h < out.heads.size(); ++h) {
+    Head& head = out.heads[h];
+    const HeadSchedule* hs = schedule ? &schedule->heads[h] : nullptr;
+    HeadOffsets* off = schedule ? &schedule->offsets[h] : nullptr;
+    // An offset adds to what is already there (a perturbation of a perturbed model).
+    auto slot = [&](const MatrixSchedule* m, Matrix* o) -> Matrix* {
+      return m != nullptr && !m->is_constant() ? o : nullptr;
+    };
+    Matrix dq, dk, dv, dw;
+    perturb(head.Q, slot(hs ? &hs->Q : nullptr, &dq));
+    perturb(head.K, slot(hs ? &hs->K : nullptr, &dk));
+    perturb(head.V, slot(hs ? &hs->V : nullptr, &dv));
+    if (head.W.size() > 0) perturb(head.W, slot(hs ? &hs->W : nullptr, &dw));
+    if (off != nullptr) {
+      auto add = [](Matrix& total, const Matrix& d) {
+        if (d.size() == 0) return;
+        if (total.size() == 0)
+          total = d;
+        else
+          total += d;
+      };
+      add(off->Q, dq);
+      add(off->K, dk);
+      add(off->V, dv);
+      add(off->W, dw);
+    }
   }
+  if (schedule) out.schedule = std::move(schedule);
   return out;
 }
 

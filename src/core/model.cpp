@@ -166,10 +166,17 @@ void apply_schedule(Model& model, double t) {
   for (std::size_t h = 0; h < model.heads.size(); ++h) {
     Head& head = model.heads[h];
     const HeadSchedule& hs = s.heads[h];
-    if (!hs.Q.is_constant()) head.Q = hs.Q.at(t);
-    if (!hs.K.is_constant()) head.K = hs.K.at(t);
-    if (!hs.V.is_constant()) head.V = hs.V.at(t);
-    if (!hs.W.is_constant()) head.W = hs.W.at(t);
+    auto assign = [t](Matrix& m, const MatrixSchedule& schedule, const Matrix& offset) {
+      if (schedule.is_constant()) return;
+      m = schedule.at(t);
+      if (offset.size() > 0) m += offset;
+    };
+    static const HeadOffsets kNone{};
+    const HeadOffsets& off = s.offsets.empty() ? kNone : s.offsets[h];
+    assign(head.Q, hs.Q, off.Q);
+    assign(head.K, hs.K, off.K);
+    assign(head.V, hs.V, off.V);
+    assign(head.W, hs.W, off.W);
   }
 }
 

@@ -312,6 +312,8 @@ def _json_default(obj):
 def run_reproduction(manifest: Manifest, outdir: pathlib.Path, quick: bool, threads: int) -> dict:
     """Runs one reproduction into OUTDIR/NAME (built under a temporary name, then renamed, so an
     interrupted run never leaves a half-written directory) and returns its results."""
+    # Absolute, so that paths handed to the engine do not resolve against a config's folder.
+    outdir = outdir.resolve()
     outdir.mkdir(parents=True, exist_ok=True)
     final = outdir / manifest.name
     tmp = outdir / f".{manifest.name}.tmp-{os.getpid()}"
