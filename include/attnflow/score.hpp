@@ -18,6 +18,20 @@ struct DotScore {
     for (Index c = 0; c < k; ++c) dot += q[c] * simd::load(block + c * len + jj);
     return dot * beta;
   }
+
+  /// out[u] = chunk(q, block, k, len, jj + u·kLanes) for u < kChunks, bitwise: each chunk's sum
+  /// runs over c in the same order. Interleaving independent chunks hides the add latency of the
+  /// one-accumulator chain, which bounded large-k scores (k = 64: one add per ~4 cycles).
+  template <int kChunks>
+  [[gnu::always_inline]] void chunks(const double* q, const double* block, Index k, Index len,
+                                     Index jj, simd::v8d* out) const {
+    simd::v8d dot[kChunks] = {};
+    for (Index c = 0; c < k; ++c) {
+      const double* row = block + c * len + jj;
+      for (int u = 0; u < kChunks; ++u) dot[u] += q[c] * simd::load(row + u * kLanes);
+    }
+    for (int u = 0; u < kChunks; ++u) out[u] = dot[u] * beta;
+  }
 };
 
 /// s_ij = −β ‖q_i − k_j‖²: L2 self-attention ([C] §L2, Kim et al. 2021). With β = 1/√(k) and
@@ -34,6 +48,21 @@ struct L2Score {
       dist += diff * diff;
     }
     return dist * -beta;
+  }
+
+  /// out[u] = chunk(q, block, k, len, jj + u·kLanes) for u < kChunks, bitwise (see DotScore).
+  template <int kChunks>
+  [[gnu::always_inline]] void chunks(const double* q, const double* block, Index k, Index len,
+                                     Index jj, simd::v8d* out) const {
+    simd::v8d dist[kChunks] = {};
+    for (Index c = 0; c < k; ++c) {
+      const double* row = block + c * len + jj;
+      for (int u = 0; u < kChunks; ++u) {
+        const simd::v8d diff = q[c] - simd::load(row + u * kLanes);
+        dist[u] += diff * diff;
+      }
+    }
+    for (int u = 0; u < kChunks; ++u) out[u] = dist[u] * -beta;
   }
 };
 

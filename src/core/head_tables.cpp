@@ -1,7 +1,9 @@
 #include "attnflow/head_tables.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 
 namespace attnflow {
@@ -10,15 +12,21 @@ namespace {
 
 /// Whether M is the identity: the papers' default Q = K = V = I. Projecting by it is a copy, and a
 /// copy is O(n·d) where the product is O(n·d²) — at n = 32, d = 1024 the product costs 16× the
-/// attention itself. The test exits at the first entry that differs, so it is cheap for other
-/// matrices and at most d² comparisons (≤ 1/n of the product) for the identity.
+/// attention itself. The test runs on every evaluation, so it must be cheap next to the attention
+/// (at n = 32, d = 128 a branch per entry cost as much): the off-diagonal entries of a row are
+/// OR-ed as bit patterns (zero iff all are +0.0; the loop vectorises), and the test stops at the
+/// first row that differs: at most d² entries (≤ 1/n of the product) for the identity, about d
+/// for other matrices. A −0.0 entry makes it not the identity (the product path is then taken).
 bool is_identity(const Matrix& m) {
   if (m.rows() != m.cols()) return false;
   const Index d = m.cols();
   for (Index r = 0; r < d; ++r) {
     const double* row = m.data() + r * d;
-    for (Index c = 0; c < d; ++c)
-      if (row[c] != (r == c ? 1.0 : 0.0)) return false;
+    if (row[r] != 1.0) return false;
+    std::uint64_t bits = 0;
+    for (Index c = 0; c < r; ++c) bits |= std::bit_cast<std::uint64_t>(row[c]);
+    for (Index c = r + 1; c < d; ++c) bits |= std::bit_cast<std::uint64_t>(row[c]);
+    if (bits != 0) return false;
   }
   return true;
 }
@@ -63,34 +71,45 @@ void fill_keys(const Matrix& R, const Matrix* U, const Matrix& x,
   if (out.n != n || out.k != k || out.dv != dv) out.resize(n, k, dv);
   const bool r_identity = is_identity(R);
   const bool u_identity = U != nullptr && (U == &R ? r_identity : is_identity(*U));
+  // Block by block (KeyTable's layout): feature a of key j of the block at j0 is at
+  // a·len + (j − j0) of the block's k × len array, with no index division per entry.
+  const Index n_blocks = (n + out.block - 1) / out.block;
 #pragma omp parallel for schedule(static) if (n > kParallelTokens)
-  for (Index j = 0; j < n; ++j) {
-    const double* xj = x.data() + j * d;
-    for (Index a = 0; a < k; ++a) {
-      if (r_identity) {
-        out.key_at(a, j) = xj[a];
-        continue;
+  for (Index b = 0; b < n_blocks; ++b) {
+    const Index j0 = b * out.block;
+    const Index len = out.block_length(j0);
+    const Index j1 = std::min(n, j0 + len);
+    double* key_block = out.keys.data() + j0 * k;
+    double* value_block = out.values.data() + j0 * dv;
+    for (Index j = j0; j < j1; ++j) {
+      const double* xj = x.data() + j * d;
+      const Index jj = j - j0;
+      for (Index a = 0; a < k; ++a) {
+        if (r_identity) {
+          key_block[a * len + jj] = xj[a];
+          continue;
+        }
+        const double* ra = R.data() + a * d;
+        double s = 0.0;
+        for (Index c = 0; c < d; ++c) s += ra[c] * xj[c];
+        key_block[a * len + jj] = s;
       }
-      const double* ra = R.data() + a * d;
-      double s = 0.0;
-      for (Index c = 0; c < d; ++c) s += ra[c] * xj[c];
-      out.key_at(a, j) = s;
-    }
-    for (Index a = 0; a < dv; ++a) {
-      if (u_identity) {
-        out.value_at(a, j) = xj[a];
-        continue;
+      for (Index a = 0; a < dv; ++a) {
+        if (u_identity) {
+          value_block[a * len + jj] = xj[a];
+          continue;
+        }
+        const double* ua = U->data() + a * d;
+        double s = 0.0;
+        for (Index c = 0; c < d; ++c) s += ua[c] * xj[c];
+        value_block[a * len + jj] = s;
       }
-      const double* ua = U->data() + a * d;
-      double s = 0.0;
-      for (Index c = 0; c < d; ++c) s += ua[c] * xj[c];
-      out.value_at(a, j) = s;
+      const double w = weights[static_cast<std::size_t>(j)];
+      out.log_weight[static_cast<std::size_t>(j)] =
+          w > 0.0 ? std::log(w) : -std::numeric_limits<double>::infinity();
+      out.weight[static_cast<std::size_t>(j)] = w;
+      out.position[static_cast<std::size_t>(j)] = positions[static_cast<std::size_t>(j)];
     }
-    const double w = weights[static_cast<std::size_t>(j)];
-    out.log_weight[static_cast<std::size_t>(j)] =
-        w > 0.0 ? std::log(w) : -std::numeric_limits<double>::infinity();
-    out.weight[static_cast<std::size_t>(j)] = w;
-    out.position[static_cast<std::size_t>(j)] = positions[static_cast<std::size_t>(j)];
   }
 }
 

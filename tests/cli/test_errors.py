@@ -132,3 +132,27 @@ def test_failed_run_does_not_touch_previous_results(tmp_path, run_cli):
     assert run_cli("run", "bad.toml", "-o", "out").returncode == 2
     assert (tmp_path / "out" / "run.h5").read_bytes() == before
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["run.h5", "summary.json"]
+
+
+BENCH_CASES = [
+    (["bench", "batch", "--systems", "0"], "error: --systems: must be at least 1, got 0"),
+    (["bench", "batch", "--steps", "-2"], "error: --steps: must be at least 1, got -2"),
+    (["bench", "batch", "--d", "1"], "error: --d: must be at least 2, got 1"),
+    (["bench", "batch", "--dt", "0"], "error: --dt: must be finite and > 0, got 0"),
+    (["bench", "batch", "--method", "leapfrog"],
+     "error: --method: unknown method 'leapfrog'; allowed: euler, rk4, dopri5"),
+    (["bench", "batch", "--method", "dopri5"],
+     "error: --method: must be a fixed-step method: euler or rk4, got 'dopri5'"),
+    (["bench", "roofline", "--n", "0"], "error: --n: must be at least 1, got 0"),
+    (["bench", "roofline", "--d", "3", "0"], "error: --d: must be at least 1, got 0"),
+    (["bench", "roofline", "--min-seconds", "-1"], "error: --min-seconds: must be finite and > 0, got -1"),
+    (["bench", "roofline", "--threads", "-1"], "error: --threads: must be at least 0, got -1"),
+]
+
+
+@pytest.mark.parametrize("args,message", BENCH_CASES, ids=[" ".join(c[0][1:]) for c in BENCH_CASES])
+def test_bad_bench_options(run_cli, args, message):
+    r = run_cli(*args)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert r.stderr == message + "\n"
+    assert r.stdout == ""

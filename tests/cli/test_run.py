@@ -185,3 +185,52 @@ def test_info_and_bench_print_json(run_cli):
     bench = json.loads(r.stdout)
     assert {"pairs_per_second", "seconds", "n", "d"} <= bench.keys()
     assert bench["n"] == 512 and bench["pairs_per_second"] > 0 and math.isfinite(bench["seconds"])
+
+
+def test_bench_batch_systems_are_attnflow_runs(tmp_path, run_cli):
+    """`bench batch` steps system s exactly as `attnflow run` with init.seed = seed + s does
+    (bitwise, for any thread count), and that step is the Euler layer the peers
+    (bench/peers/batch_peers.py) compute: x <- LN(x + dt softmax(beta x x^T) x)."""
+    common = ["bench", "batch", "--n", "12", "--d", "5", "--systems", "3", "--steps", "4", "--dt", "0.25",
+              "--beta", "2", "--seed", "5", "--repeats", "1"]
+    for method in ["euler", "rk4"]:
+        finals = []
+        for threads in ["1", "2", "3"]:
+            r = run_cli(*common, "--method", method, "--threads", threads, "--output", f"{method}{threads}.npy")
+            assert r.returncode == 0, r.stderr
+            bench = json.loads(r.stdout)
+            assert bench["systems"] == 3 and bench["system_steps_per_second"] > 0
+            finals.append(np.load(tmp_path / f"{method}{threads}.npy"))
+        assert finals[0].shape == (3, 12, 5)
+        for f in finals[1:]:
+            np.testing.assert_array_equal(f, finals[0])
+        for s in range(3):
+            write(tmp_path, "c.toml", f"""
+[model]
+geometry = "sphere"
+beta = 2
+[init]
+kind = "uniform_sphere"
+n = 12
+d = 5
+seed = {5 + s}
+[integrate]
+method = "{method}"
+dt = 0.25
+t_end = 1.0
+[output]
+every = 1.0
+observables = []
+""")
+            r = run_cli("run", "c.toml", "-o", f"run{s}", "-q")
+            assert r.returncode == 0, r.stderr
+            with h5py.File(tmp_path / f"run{s}" / "run.h5", "r") as f:
+                x = f["x"][:]
+            np.testing.assert_array_equal(finals[0][s], x[-1])
+            if method == "euler":
+                y = x[0]
+                for _ in range(4):
+                    a = np.exp(2 * (y @ y.T) - (2 * (y @ y.T)).max(axis=1, keepdims=True))
+                    y = y + 0.25 * (a / a.sum(axis=1, keepdims=True)) @ y
+                    y /= np.linalg.norm(y, axis=1, keepdims=True)
+                np.testing.assert_allclose(x[-1], y, rtol=0, atol=1e-13)
