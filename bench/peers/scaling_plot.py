@@ -49,21 +49,26 @@ def main():
 
     rows = []
     load_before = os.getloadavg()[0]
+    # attnflow first, for every N, while the peers' thread pools (OpenBLAS, PyTorch) are still
+    # idle: their workers keep spinning for a while after each call, which on a machine with
+    # as many threads as cores stalls another process's parallel regions by milliseconds.
+    t_af = {}
     for n in args.n:
-        x = uniform_sphere(np, n, args.d)
-        xt = torch.from_numpy(x)
         out = subprocess.run([args.attnflow, "bench", "velocity", "--n", str(n), "--d", str(args.d),
                               "--threads", str(args.threads), "--min-seconds", str(args.min_seconds)],
                              capture_output=True, text=True, check=True)
-        t_af = json.loads(out.stdout)["seconds_min"]
+        t_af[n] = json.loads(out.stdout)["seconds_min"]
+    for n in args.n:
+        x = uniform_sphere(np, n, args.d)
+        xt = torch.from_numpy(x)
         t_np = min_time(lambda: numpy_velocity(np, x), args.min_seconds)
         t_pt = min_time(lambda: torch_velocity(torch, xt), args.min_seconds)
         pairs = float(n) * n
-        rows.append({"n": n, "d": args.d, "threads": args.threads, "attnflow_s": t_af, "numpy_s": t_np,
-                     "torch_s": t_pt, "attnflow_pairs_per_s": pairs / t_af, "numpy_pairs_per_s": pairs / t_np,
+        rows.append({"n": n, "d": args.d, "threads": args.threads, "attnflow_s": t_af[n], "numpy_s": t_np,
+                     "torch_s": t_pt, "attnflow_pairs_per_s": pairs / t_af[n], "numpy_pairs_per_s": pairs / t_np,
                      "torch_pairs_per_s": pairs / t_pt})
-        print(f"n = {n:>6}: attnflow {t_af:.4g} s, numpy {t_np:.4g} s ({t_np / t_af:.1f}x), "
-              f"torch {t_pt:.4g} s ({t_pt / t_af:.1f}x)", flush=True)
+        print(f"n = {n:>6}: attnflow {t_af[n]:.4g} s, numpy {t_np:.4g} s ({t_np / t_af[n]:.1f}x), "
+              f"torch {t_pt:.4g} s ({t_pt / t_af[n]:.1f}x)", flush=True)
     load_after = os.getloadavg()[0]
 
     with open(args.csv, "w", newline="") as f:

@@ -68,14 +68,20 @@ def main():
         torch = None
 
     rows = []
+    # attnflow first, for every d, while the peers' thread pools are idle: OpenBLAS and PyTorch
+    # workers keep spinning after each call, which on a machine with as many threads as cores
+    # stalls another process's parallel regions (scaling_plot.py measured 8 ms per region).
+    attnflow_s = {}
     for d in args.d:
-        x = uniform_sphere(np, args.n, d)
-        pairs = float(args.n) ** 2
-        result = {"n": args.n, "d": d, "threads": args.threads}
         out = subprocess.run([args.attnflow, "bench", "velocity", "--n", str(args.n), "--d", str(d),
                               "--threads", str(args.threads), "--min-seconds", str(args.min_seconds)],
                              capture_output=True, text=True, check=True)
-        result["attnflow_s"] = json.loads(out.stdout)["seconds"]
+        attnflow_s[d] = json.loads(out.stdout)["seconds"]
+    for d in args.d:
+        x = uniform_sphere(np, args.n, d)
+        pairs = float(args.n) ** 2
+        result = {"n": args.n, "d": d, "threads": args.threads, "load_average": os.getloadavg()[0]}
+        result["attnflow_s"] = attnflow_s[d]
         result["numpy_s"] = median_time(lambda: numpy_velocity(np, x), args.min_seconds)
         if torch is not None:
             xt = torch.from_numpy(x)

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "attnflow/attention_tables.hpp"
+#include "attnflow/head_tables.hpp"
 #include "attnflow/model.hpp"
 #include "attnflow/sinkhorn.hpp"
 
@@ -36,6 +37,9 @@ class AttentionField {
   void evaluate_head(const Head& head, const Matrix& x, double* log_z = nullptr);
   /// out_i += scale_i · W_h y_i for a head's outputs y (scale null: 1).
   void add_head_output(const Head& head, const double* y, const double* scale, Matrix& out) const;
+  /// Tests every head's Q, K, V for the identity (at construction and when a schedule changed
+  /// them), so that evaluations do not repeat the d² test (head_tables.hpp).
+  void classify_projections();
 
   Model model_;
   std::vector<double> weights_;
@@ -47,6 +51,10 @@ class AttentionField {
   std::vector<std::vector<double>> shared_out_, shared_log_z_;  ///< shared softmax: every head
   std::vector<double> scale_;
   SinkhornReport last_sinkhorn_;
+  struct ProjectionKinds {
+    Projection q, k, v;
+  };
+  std::vector<ProjectionKinds> kinds_;  ///< per head
 };
 
 }  // namespace attnflow

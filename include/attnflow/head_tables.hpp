@@ -8,13 +8,22 @@
 
 namespace attnflow {
 
+/// What a caller knows about a projection matrix. With `unknown` the fill functions test for the
+/// identity themselves (d² comparisons per call); a caller that evaluates the same matrices many
+/// times (AttentionField) tests once and passes the answer. The identity is applied as a copy.
+enum class Projection { unknown, identity, general };
+
+/// Whether m is exactly the identity (a −0.0 entry counts as not).
+bool is_identity(const Matrix& m);
+
 /// q_i = P x_i for every token, with sequence positions.
 void fill_queries(const Matrix& P, const Matrix& x, const std::vector<double>& positions,
-                  QueryTable& out);
+                  QueryTable& out, Projection p_kind = Projection::unknown);
 
 /// k_j = R x_j and (if U is not null) u_j = U x_j in SoA layout, log w_j and positions.
 void fill_keys(const Matrix& R, const Matrix* U, const Matrix& x,
                const std::vector<double>& weights, const std::vector<double>& positions,
-               KeyTable& out);
+               KeyTable& out, Projection r_kind = Projection::unknown,
+               Projection u_kind = Projection::unknown);
 
 }  // namespace attnflow

@@ -15,17 +15,29 @@ AttentionField::AttentionField(Model model, std::vector<double> weights,
   // Sigmoid attention's usual bias b = −log N (Ramapuram et al.) keeps σ(s + b) ≈ e^s / N.
   sigmoid_bias_ = std::isnan(model_.sigmoid_bias) ? -std::log(static_cast<double>(weights_.size()))
                                                   : model_.sigmoid_bias;
+  classify_projections();
 }
 
 void AttentionField::set_time(double t) {
   apply_schedule(model_, t);
+  if (model_.schedule) classify_projections();
+}
+
+void AttentionField::classify_projections() {
+  auto kind = [](const Matrix& m) {
+    return is_identity(m) ? Projection::identity : Projection::general;
+  };
+  kinds_.clear();
+  for (const Head& head : model_.heads)
+    kinds_.push_back({kind(head.Q), kind(head.K), kind(head.V)});
 }
 
 void AttentionField::evaluate_head(const Head& head, const Matrix& x, double* log_z) {
   const Index n = x.rows();
   const KernelSettings kernel{model_.kernel, model_.causal, model_.beta, sigmoid_bias_};
-  fill_queries(head.Q, x, positions_, queries_);
-  fill_keys(head.K, &head.V, x, weights_, positions_, keys_);
+  const ProjectionKinds& kinds = kinds_[static_cast<std::size_t>(&head - model_.heads.data())];
+  fill_queries(head.Q, x, positions_, queries_, kinds.q);
+  fill_keys(head.K, &head.V, x, weights_, positions_, keys_, kinds.k, kinds.v);
   head_out_.resize(static_cast<std::size_t>(n * head.V.rows()));
   if (model_.kernel != KernelKind::sinkhorn) {
     attend(kernel, queries_, keys_, AttentionOutput{head_out_.data(), log_z});
@@ -33,8 +45,8 @@ void AttentionField::evaluate_head(const Head& head, const Matrix& x, double* lo
   }
   // Sinkhorn: potentials by streaming passes, then the final row normalisation with g folded into
   // the key log-masses; its log-partition gives f for the reported marginal error.
-  fill_queries(head.K, x, positions_, col_queries_);
-  fill_keys(head.Q, nullptr, x, weights_, positions_, col_keys_);
+  fill_queries(head.K, x, positions_, col_queries_, kinds.k);
+  fill_keys(head.Q, nullptr, x, weights_, positions_, col_keys_, kinds.q);
   SinkhornReport report =
       sinkhorn_potentials(model_.beta, model_.sinkhorn_iters, model_.sinkhorn_tol, queries_, keys_,
                           col_queries_, col_keys_, g_);

@@ -8,8 +8,6 @@
 
 namespace attnflow {
 
-namespace {
-
 /// Whether M is the identity: the papers' default Q = K = V = I. Projecting by it is a copy, and a
 /// copy is O(n·d) where the product is O(n·d²) — at n = 32, d = 1024 the product costs 16× the
 /// attention itself. The test runs on every evaluation, so it must be cheap next to the attention
@@ -31,10 +29,16 @@ bool is_identity(const Matrix& m) {
   return true;
 }
 
+namespace {
+
+bool resolve(Projection kind, const Matrix& m) {
+  return kind == Projection::unknown ? is_identity(m) : kind == Projection::identity;
+}
+
 }  // namespace
 
 void fill_queries(const Matrix& P, const Matrix& x, const std::vector<double>& positions,
-                  QueryTable& out) {
+                  QueryTable& out, Projection p_kind) {
   const Index n = x.rows();
   const Index d = x.cols();
   const Index k = P.rows();
@@ -43,7 +47,7 @@ void fill_queries(const Matrix& P, const Matrix& x, const std::vector<double>& p
   out.queries.resize(static_cast<std::size_t>(n * k));
   out.position.assign(positions.begin(), positions.end());
   // With P = I the dot product below is exactly x_ia (up to the sign of a zero): copy instead.
-  const bool identity = is_identity(P);
+  const bool identity = resolve(p_kind, P);
 #pragma omp parallel for schedule(static) if (n > kParallelTokens)
   for (Index i = 0; i < n; ++i) {
     const double* xi = x.data() + i * d;
@@ -63,14 +67,15 @@ void fill_queries(const Matrix& P, const Matrix& x, const std::vector<double>& p
 
 void fill_keys(const Matrix& R, const Matrix* U, const Matrix& x,
                const std::vector<double>& weights, const std::vector<double>& positions,
-               KeyTable& out) {
+               KeyTable& out, Projection r_kind, Projection u_kind) {
   const Index n = x.rows();
   const Index d = x.cols();
   const Index k = R.rows();
   const Index dv = U != nullptr ? U->rows() : 0;
   if (out.n != n || out.k != k || out.dv != dv) out.resize(n, k, dv);
-  const bool r_identity = is_identity(R);
-  const bool u_identity = U != nullptr && (U == &R ? r_identity : is_identity(*U));
+  const bool r_identity = resolve(r_kind, R);
+  const bool u_identity =
+      U != nullptr && (U == &R && u_kind == Projection::unknown ? r_identity : resolve(u_kind, *U));
   // Block by block (KeyTable's layout): feature a of key j of the block at j0 is at
   // a·len + (j − j0) of the block's k × len array, with no index division per entry.
   const Index n_blocks = (n + out.block - 1) / out.block;
