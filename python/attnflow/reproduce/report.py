@@ -12,7 +12,8 @@ PAPER_NAMES = {
          "(arXiv 2501.03096)",
     "C": "[C] Castin, Ablin, Carrillo, Peyré, A Unified Perspective on the Dynamics of Deep "
          "Transformers (arXiv 2501.18322)",
-    "M": "[M] Multi-Headed Transformer Architectures as Time-dependent Wasserstein Gradient Flows",
+    "M": "[M] Multi-Headed Transformer Architectures as Time-dependent Wasserstein Gradient Flows "
+         "(arXiv 2605.18870)",
 }
 
 
@@ -75,7 +76,7 @@ def write_report(all_manifests: dict, outdir: pathlib.Path, report: pathlib.Path
             "`python/attnflow/reproduce/`. A *published* reference is a number printed in the paper; a "
             "*derived* one is computed independently of the engine (closed form, reduced model, "
             "theorem) as its explanation says. The `--quick` variants run in `make test` "
-            "(tests/python/test_reproduce.py).", "",
+            "(tests/reproduce/test_reproduce.py).", "",
             "| reproduction | paper | status | checks | run |", "|---|---|---|---|---|", *rows, ""]
     for paper in ("R", "B", "C", "M"):
         body = [s for p, s in sections if p == paper]
