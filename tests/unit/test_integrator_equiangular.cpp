@@ -13,8 +13,11 @@
 #include "attnflow/kernel_registry.hpp"
 #include "dense_reference.hpp"
 #include "engine_test_support.hpp"
+#include "integrate_test_support.hpp"
 
 namespace {
+
+using attnflow::test::grid;
 
 using namespace attnflow;
 using namespace enginetest;
@@ -53,12 +56,6 @@ double check_pairs(const Matrix& x, double rho, double tol) {
       hi = std::max(hi, gram(i, j));
     }
   return hi - lo;
-}
-
-std::vector<double> grid(double t_end, int steps) {
-  std::vector<double> t;
-  for (int k = 0; k <= steps; ++k) t.push_back(t_end * k / steps);
-  return t;
 }
 
 // β = 0 (the engine itself does not validate β > 0; DotScore with β = 0 gives s_ij = 0): every

@@ -14,8 +14,11 @@
 #include "attnflow/integrator.hpp"
 #include "attnflow/measure.hpp"
 #include "attnflow/reduce/equiangular.hpp"
+#include "integrate_test_support.hpp"
 
 namespace {
+
+using attnflow::test::grid;
 
 using namespace attnflow;
 using namespace attnflow::reduce;
@@ -25,18 +28,7 @@ constexpr Normalization kSchemes[] = {Normalization::post_ln, Normalization::pre
                                       Normalization::ngpt,    Normalization::sqrt_scaling};
 
 IntegrateOptions tight() {
-  IntegrateOptions o;
-  o.method = Method::dopri5;
-  o.dt = 0.0;
-  o.rtol = 1e-12;
-  o.atol = 1e-14;
-  return o;
-}
-
-std::vector<double> grid(double t_end, int steps) {
-  std::vector<double> t;
-  for (int k = 0; k <= steps; ++k) t.push_back(t_end * k / steps);
-  return t;
+  return attnflow::test::dopri5_options(1e-12, 1e-14);
 }
 
 EquiangularParams params(KernelKind kernel, Index n, double beta, Normalization scheme) {

@@ -20,8 +20,11 @@
 #include "attnflow/reduce/gaussian.hpp"
 #include "attnflow/rng.hpp"
 #include "attnflow/schedule.hpp"
+#include "integrate_test_support.hpp"
 
 namespace {
+
+using attnflow::test::grid;
 
 using namespace attnflow;
 using namespace attnflow::reduce;
@@ -51,18 +54,7 @@ Model one_head(Matrix q, Matrix k, Matrix v, double beta, KernelKind kernel = Ke
 }
 
 IntegrateOptions tight() {
-  IntegrateOptions o;
-  o.method = Method::dopri5;
-  o.dt = 0.0;
-  o.rtol = 1e-11;
-  o.atol = 1e-13;
-  return o;
-}
-
-std::vector<double> grid(double t_end, int steps) {
-  std::vector<double> t;
-  for (int k = 0; k <= steps; ++k) t.push_back(t_end * k / steps);
-  return t;
+  return attnflow::test::dopri5_options(1e-11, 1e-13);
 }
 
 double max_eig(const Matrix& s) {
