@@ -25,6 +25,9 @@ Action add_equiangular_command(CLI::App& app);
 Action add_long_context_command(CLI::App& app);
 /// `attnflow circle CONFIG -o OUTDIR`: the mean-field PDE on S¹ and its particles
 Action add_circle_command(CLI::App& app);
+/// `attnflow circle-particles CONFIG -o OUTDIR`: given tokens on S¹ at any β, flow or arc-length
+/// time ([R] §5.2 staircase)
+Action add_circle_particles_command(CLI::App& app);
 
 /// `attnflow w2 A.h5 B.h5 [--method exact|sinkhorn|sliced|gaussian|conditional] ...`: W2 per frame
 Action add_w2_command(CLI::App& app);

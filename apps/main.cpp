@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   add(attnflow::cli::add_equiangular_command);
   add(attnflow::cli::add_long_context_command);
   add(attnflow::cli::add_circle_command);
+  add(attnflow::cli::add_circle_particles_command);
   add(attnflow::cli::add_plot_command);
   add(attnflow::cli::add_animate_command);
   add(attnflow::cli::add_reproduce_command);

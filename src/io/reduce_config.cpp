@@ -310,6 +310,143 @@ CircleConfig load_circle_config(const std::filesystem::path& path,
 }
 
 // ---------------------------------------------------------------------------------------------
+// circle-particles
+
+CircleParticlesConfig parse_circle_particles_config(const std::string& text,
+                                                    const std::vector<std::string>& overrides) {
+  toml::table root = parse_toml(text);
+  for (const std::string& o : overrides) apply_override(root, o);
+  for (const auto& [key, node] : root) {
+    const std::string_view k = key.str();
+    if (k != "model" && k != "init" && k != "integrate" && k != "output")
+      throw InputError(std::string(k), "unknown section; allowed: model, init, integrate, output");
+  }
+  CircleParticlesConfig cfg;
+  cfg.integrate.method = Method::dopri5;
+  cfg.integrate.dt = 0.0;
+  if (const toml::table* t = section_table(root, "model")) {
+    check_keys(*t, "model", {"geometry", "kernel", "beta"});
+    if (const auto* n = t->get("geometry")) {
+      const std::string g = to_string(*n, "model.geometry");
+      if (g != "circle")
+        throw InputError(
+            "model.geometry",
+            "attnflow circle-particles simulates geometry = \"circle\", got '" + g + "'");
+    }
+    if (const auto* n = t->get("kernel"))
+      cfg.kernel = kernel_from_name(to_string(*n, "model.kernel"), "model.kernel");
+    if (const auto* n = t->get("beta")) cfg.beta = to_number(*n, "model.beta");
+  }
+  // USA always runs in t' = e^β t here (any β stays finite).
+  reduce::validate_circle_particles(cfg.kernel, cfg.beta, true);
+
+  const toml::table* init = section_table(root, "init");
+  if (init == nullptr || !init->contains("angles"))
+    throw InputError("init.angles", "is required: the initial angles of the tokens (rad)");
+  check_keys(*init, "init", {"angles", "weights"});
+  cfg.angles = to_vector(*init->get("angles"), "init.angles");
+  if (cfg.angles.empty() || cfg.angles.size() > 100'000)
+    throw InputError("init.angles", "must list between 1 and 100000 angles, got " +
+                                        std::to_string(cfg.angles.size()));
+  if (const auto* n = init->get("weights")) {
+    cfg.weights = to_vector(*n, "init.weights");
+    if (cfg.weights.size() != cfg.angles.size())
+      throw InputError("init.weights", "must have one weight per angle (" +
+                                           std::to_string(cfg.angles.size()) + "), got " +
+                                           std::to_string(cfg.weights.size()));
+    double total = 0.0;
+    for (double w : cfg.weights) {
+      if (!std::isfinite(w) || w < 0.0)
+        throw InputError("init.weights", "must be finite and >= 0, got " + number_text(w));
+      total += w;
+    }
+    if (!(total > 0.0)) throw InputError("init.weights", "must have a positive sum");
+    for (double& w : cfg.weights) w /= total;
+  } else {
+    cfg.weights.assign(cfg.angles.size(), 1.0 / static_cast<double>(cfg.angles.size()));
+  }
+
+  std::string time = "flow";
+  if (const toml::table* t = section_table(root, "integrate")) {
+    check_keys(*t, "integrate",
+               {"time", "method", "dt", "rtol", "atol", "t_end", "max_steps", "snap_distance"});
+    if (const auto* n = t->get("time")) {
+      time = to_string(*n, "integrate.time");
+      if (time != "flow" && time != "arc_length")
+        throw InputError("integrate.time",
+                         "unknown time '" + time + "'; allowed: flow, arc_length");
+    }
+    if (const auto* n = t->get("method"))
+      cfg.integrate.method =
+          method_from_name(to_string(*n, "integrate.method"), "integrate.method");
+    if (const auto* n = t->get("dt")) cfg.integrate.dt = positive_number(*n, "integrate.dt");
+    if (const auto* n = t->get("rtol")) cfg.integrate.rtol = positive_number(*n, "integrate.rtol");
+    if (const auto* n = t->get("atol")) cfg.integrate.atol = positive_number(*n, "integrate.atol");
+    if (const auto* n = t->get("t_end")) {
+      cfg.t_end = finite_number(*n, "integrate.t_end");
+      if (cfg.t_end < 0.0)
+        throw InputError("integrate.t_end",
+                         "must be finite and >= 0, got " + number_text(cfg.t_end));
+    }
+    if (const auto* n = t->get("max_steps")) {
+      const std::int64_t v = to_integer(*n, "integrate.max_steps");
+      if (v < 1)
+        throw InputError("integrate.max_steps", "must be at least 1, got " + std::to_string(v));
+      cfg.integrate.max_steps = static_cast<std::uint64_t>(v);
+    }
+    if (const auto* n = t->get("snap_distance")) {
+      cfg.snap_distance = finite_number(*n, "integrate.snap_distance");
+      if (cfg.snap_distance < 0.0 || cfg.snap_distance > 0.1)
+        throw InputError(
+            "integrate.snap_distance",
+            "must lie in [0, 0.1] rad (0: never snap), got " + number_text(cfg.snap_distance));
+    }
+  }
+  cfg.arc_length = time == "arc_length";
+  if (cfg.integrate.method != Method::dopri5 && cfg.integrate.dt == 0.0)
+    throw InputError("integrate.dt", "is required with method = \"" +
+                                         std::string(method_name(cfg.integrate.method)) + "\"");
+
+  const toml::table* output = section_table(root, "output");
+  if (output != nullptr) {
+    check_keys(*output, "output", {"every", "times", "cluster_distance"});
+    if (const auto* n = output->get("cluster_distance"))
+      cfg.cluster_distance = positive_number(*n, "output.cluster_distance");
+  }
+  double every = 0.0;
+  resolve_output_times(output, cfg.t_end, cfg.times, cfg.record, every);
+
+  toml::table resolved = root;
+  auto ensure = [&resolved](const char* section) -> toml::table& {
+    if (!resolved.contains(section)) resolved.insert(section, toml::table{});
+    return *resolved.get(section)->as_table();
+  };
+  toml::table& rm = ensure("model");
+  rm.insert_or_assign("geometry", "circle");
+  rm.insert_or_assign("kernel", std::string(kernel_info(cfg.kernel).name));
+  rm.insert_or_assign("beta", cfg.beta);
+  toml::table& ri = ensure("integrate");
+  ri.insert_or_assign("time", time);
+  ri.insert_or_assign("method", std::string(method_name(cfg.integrate.method)));
+  ri.insert_or_assign("t_end", cfg.t_end);
+  ri.insert_or_assign("snap_distance", cfg.snap_distance);
+  if (cfg.integrate.method == Method::dopri5) {
+    ri.insert_or_assign("rtol", cfg.integrate.rtol);
+    ri.insert_or_assign("atol", cfg.integrate.atol);
+  }
+  toml::table& ro = ensure("output");
+  if (!ro.contains("times")) ro.insert_or_assign("every", every);
+  ro.insert_or_assign("cluster_distance", cfg.cluster_distance);
+  cfg.resolved_toml = serialise(resolved);
+  return cfg;
+}
+
+CircleParticlesConfig load_circle_particles_config(const std::filesystem::path& path,
+                                                   const std::vector<std::string>& overrides) {
+  return parse_circle_particles_config(read_file(path), overrides);
+}
+
+// ---------------------------------------------------------------------------------------------
 // long context
 
 LongContextConfig parse_long_context_config(const std::string& text) {

@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <functional>
 #include <numbers>
 #include <numeric>
+#include <utility>
 
 #include "attnflow/error.hpp"
 #include "attnflow/rng.hpp"
@@ -16,6 +18,9 @@ namespace attnflow::reduce {
 namespace {
 
 constexpr double kTwoPi = 2.0 * std::numbers::pi;
+
+/// Fewer tokens than this are summed on one thread (see CircleParticles::velocity).
+constexpr Index kParallelAngles = 256;
 
 // 8-point Gauss–Legendre rule on [−1, 1] (Abramowitz & Stegun, Table 25.4).
 constexpr std::array<double, 8> kGlNodes{
@@ -72,9 +77,27 @@ void validate_circle_model(KernelKind kernel, double beta, const std::string& pr
 // ---------------------------------------------------------------------------------------------
 // Particles
 
-CircleParticles::CircleParticles(KernelKind kernel, double beta, std::vector<double> weights)
-    : kernel_(kernel), beta_(beta), weights_(std::move(weights)) {
-  validate_circle_model(kernel, beta);
+void validate_circle_particles(KernelKind kernel, double beta, bool usa_rescaled_time,
+                               const std::string& prefix) {
+  if (kernel == KernelKind::usa && !usa_rescaled_time) {
+    validate_circle_model(kernel, beta, prefix);
+    return;
+  }
+  if (kernel != KernelKind::softmax && kernel != KernelKind::usa)
+    throw InputError(prefix + ".kernel",
+                     "the circle dynamics is defined for softmax (SA) and usa ([R] eq. "
+                     "(kuramoto)); allowed: softmax, usa");
+  if (!std::isfinite(beta) || beta < 0.0 || beta > kCircleParticleMaxBeta)
+    throw InputError(prefix + ".beta", "must lie in [0, 1e6], got " + format_number(beta));
+}
+
+CircleParticles::CircleParticles(KernelKind kernel, double beta, std::vector<double> weights,
+                                 CircleParticleOptions options)
+    : kernel_(kernel), beta_(beta), weights_(std::move(weights)), options_(options) {
+  validate_circle_particles(kernel, beta, options.usa_rescaled_time);
+  if (!(options_.snap_distance >= 0.0) || !std::isfinite(options_.snap_distance))
+    throw InputError("integrate.snap_distance",
+                     "must be finite and >= 0, got " + format_number(options_.snap_distance));
 }
 
 void CircleParticles::velocity(double, const Matrix& x, Matrix& v) {
@@ -82,9 +105,9 @@ void CircleParticles::velocity(double, const Matrix& x, Matrix& v) {
   const Index n = x.rows();
   if (weights_.empty()) weights_ = uniform_weights_if_empty({}, n);
   v.resize(n, 1);
-  const double scale = kernel_ == KernelKind::usa ? std::exp(beta_) : 1.0;
+  const bool usa = kernel_ == KernelKind::usa;
+  const double scale = usa && !options_.usa_rescaled_time ? std::exp(beta_) : 1.0;
   const double* w = weights_.data();
-  // cos(θ_i − θ_j) = c_i c_j + s_i s_j and sin(θ_i − θ_j) = s_i c_j − c_i s_j: one exp per pair.
   cos_.resize(static_cast<std::size_t>(n));
   sin_.resize(static_cast<std::size_t>(n));
   for (Index i = 0; i < n; ++i) {
@@ -93,19 +116,134 @@ void CircleParticles::velocity(double, const Matrix& x, Matrix& v) {
   }
   const double* c = cos_.data();
   const double* s = sin_.data();
-#pragma omp parallel for schedule(static)
+  // cos(θ_i − θ_j) = c_i c_j + s_i s_j and sin(θ_i − θ_j) = s_i c_j − c_i s_j: one exp per pair.
+  // The sine is formed per pair (not as s_i Σ e c_j − c_i Σ e s_j): for bitwise equal angles it is
+  // then exactly 0, so a snapped cluster does not drown the e^{−β(1 − cos g)} pull of the others
+  // in its own O(1) rounding error.
+  // Small systems (the staircase's n = 5) stay on one thread: a parallel region per evaluation
+  // costs more than the O(n²) sum and stalls whenever the machine is busy.
+#pragma omp parallel for schedule(static) if (n > kParallelAngles)
   for (Index i = 0; i < n; ++i) {
-    double sum_c = 0.0, sum_s = 0.0, z = 0.0;
+    double num = 0.0, z = 0.0;
     for (Index j = 0; j < n; ++j) {
-      const double e =
-          w[j] * std::exp(beta_ * (c[i] * c[j] + s[i] * s[j] - 1.0));  // w_j e^{β cos} e^{−β}
-      sum_c += e * c[j];
-      sum_s += e * s[j];
+      const double e = w[j] * std::exp(beta_ * (c[i] * c[j] + s[i] * s[j] - 1.0));
+      num += e * (s[i] * c[j] - c[i] * s[j]);  // Σ_j w_j e^{β(cos−1)} sin(θ_i − θ_j)
       z += e;
     }
-    const double num = s[i] * sum_c - c[i] * sum_s;  // Σ_j w_j e^{β(cos−1)} sin(θ_i − θ_j)
-    v(i, 0) = kernel_ == KernelKind::usa ? -scale * num : -num / z;
+    v(i, 0) = usa ? -scale * num : -num / z;
   }
+}
+
+void CircleParticles::retract(Matrix& x) {
+  if (options_.snap_distance <= 0.0) return;
+  if (weights_.empty()) weights_ = uniform_weights_if_empty({}, x.rows());
+  circle_snap(x, weights_, options_.snap_distance);
+}
+
+namespace {
+
+/// The tokens in angular order starting after the widest gap, with their angles in [0, 2π) and
+/// the gap from each token to the next in that order (the last one closes the circle).
+struct CircularOrder {
+  std::vector<Index> index;
+  std::vector<double> angle, gap_to_next;
+};
+
+CircularOrder circular_order(const Matrix& angles) {
+  const Index n = angles.rows();
+  std::vector<Index> order(static_cast<std::size_t>(n));
+  std::iota(order.begin(), order.end(), Index{0});
+  std::vector<double> phi(static_cast<std::size_t>(n));
+  for (Index i = 0; i < n; ++i) phi[static_cast<std::size_t>(i)] = wrap_angle(angles(i, 0));
+  std::stable_sort(order.begin(), order.end(), [&](Index a, Index b) {
+    return phi[static_cast<std::size_t>(a)] < phi[static_cast<std::size_t>(b)];
+  });
+  std::vector<double> gap(static_cast<std::size_t>(n));
+  for (std::size_t k = 0; k < gap.size(); ++k) {
+    const double a = phi[static_cast<std::size_t>(order[k])];
+    const double b = k + 1 < gap.size() ? phi[static_cast<std::size_t>(order[k + 1])]
+                                        : phi[static_cast<std::size_t>(order[0])] + kTwoPi;
+    gap[k] = b - a;
+  }
+  // Start after the widest gap, so that no group straddles the start.
+  const std::size_t widest =
+      static_cast<std::size_t>(std::max_element(gap.begin(), gap.end()) - gap.begin());
+  CircularOrder out;
+  for (std::size_t k = 0; k < gap.size(); ++k) {
+    const std::size_t r = (widest + 1 + k) % gap.size();
+    out.index.push_back(order[r]);
+    out.angle.push_back(phi[static_cast<std::size_t>(order[r])]);
+    out.gap_to_next.push_back(gap[r]);
+  }
+  return out;
+}
+
+/// [first, last) ranges of CircularOrder positions whose consecutive gaps are < distance.
+std::vector<std::pair<std::size_t, std::size_t>> circular_groups(const CircularOrder& order,
+                                                                 double distance) {
+  std::vector<std::pair<std::size_t, std::size_t>> groups;
+  const std::size_t n = order.index.size();
+  std::size_t first = 0;
+  for (std::size_t k = 0; k < n; ++k) {
+    if (k + 1 == n || !(order.gap_to_next[k] < distance)) {
+      groups.emplace_back(first, k + 1);
+      first = k + 1;
+    }
+  }
+  return groups;
+}
+
+}  // namespace
+
+Index circle_snap(Matrix& angles, const std::vector<double>& weights, double distance) {
+  const Index n = angles.rows();
+  if (n < 2 || !(distance > 0.0)) return 0;
+  const CircularOrder order = circular_order(angles);
+  Index moved = 0;
+  for (const auto& [first, last] : circular_groups(order, distance)) {
+    if (last - first < 2) continue;
+    bool equal = true;
+    for (std::size_t k = first + 1; k < last; ++k)
+      equal = equal && angles(order.index[k], 0) == angles(order.index[first], 0);
+    if (equal) continue;
+    // Offsets from the group's first token accumulate its gaps, so the mean is taken on one
+    // branch even when the group crosses θ = 0.
+    double offset = 0.0, sum_w = 0.0, sum_wo = 0.0, sum_o = 0.0;
+    for (std::size_t k = first; k < last; ++k) {
+      const double wk = weights[static_cast<std::size_t>(order.index[k])];
+      sum_w += wk;
+      sum_wo += wk * offset;
+      sum_o += offset;
+      offset += order.gap_to_next[k];
+    }
+    const double mean_offset =
+        sum_w > 0.0 ? sum_wo / sum_w : sum_o / static_cast<double>(last - first);
+    const double mean = order.angle[first] + mean_offset;
+    for (std::size_t k = first; k < last; ++k) angles(order.index[k], 0) = mean;
+    ++moved;
+  }
+  return moved;
+}
+
+std::vector<Index> circle_cluster_sizes(const Matrix& angles, double distance) {
+  std::vector<Index> sizes;
+  if (angles.rows() == 0) return sizes;
+  for (const auto& [first, last] : circular_groups(circular_order(angles), distance))
+    sizes.push_back(static_cast<Index>(last - first));
+  std::sort(sizes.begin(), sizes.end(), std::greater<>());
+  return sizes;
+}
+
+double circle_normalized_energy(const Matrix& angles, const std::vector<double>& weights,
+                                double beta) {
+  const Index n = angles.rows();
+  const std::vector<double> w = uniform_weights_if_empty(weights, n);
+  double e = 0.0;
+  for (Index i = 0; i < n; ++i)
+    for (Index j = 0; j < n; ++j)
+      e += w[static_cast<std::size_t>(i)] * w[static_cast<std::size_t>(j)] *
+           std::exp(beta * (std::cos(angles(i, 0) - angles(j, 0)) - 1.0));
+  return e;
 }
 
 // ---------------------------------------------------------------------------------------------

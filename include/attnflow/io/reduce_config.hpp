@@ -63,6 +63,30 @@ CircleConfig parse_circle_config(const std::string& text,
 CircleConfig load_circle_config(const std::filesystem::path& path,
                                 const std::vector<std::string>& overrides);
 
+/// `attnflow circle-particles CONFIG`: given tokens on S¹ in angle coordinates, at any β, in the
+/// flow's time or in arc-length (normalised-gradient) time ([R] §5.2).
+struct CircleParticlesConfig {
+  KernelKind kernel = KernelKind::usa;  ///< [model] kernel: usa | softmax
+  double beta = 1.0;                    ///< [model] beta ∈ [0, 1e6]
+  std::vector<double> angles;           ///< [init] angles (rad)
+  std::vector<double> weights;          ///< [init] weights, normalised to sum 1 (uniform if absent)
+  bool arc_length = false;              ///< [integrate] time = "flow" | "arc_length"
+  IntegrateOptions integrate;           ///< [integrate] method, dt, rtol, atol, max_steps
+  double snap_distance = 0.0;           ///< [integrate] snap_distance (rad, 0 = never)
+  double t_end = 1.0;                   ///< [integrate] t_end (in the chosen time)
+  double cluster_distance = 1e-6;       ///< [output] cluster_distance (rad)
+  std::vector<double> times;            ///< output times (0 first)
+  std::vector<bool> record;             ///< whether each time is written
+  std::string resolved_toml;
+};
+
+/// Parses a circle-particles configuration (sections model, init, integrate, output).
+CircleParticlesConfig parse_circle_particles_config(const std::string& text,
+                                                    const std::vector<std::string>& overrides);
+/// Reads and parses a circle-particles configuration file.
+CircleParticlesConfig load_circle_particles_config(const std::filesystem::path& path,
+                                                   const std::vector<std::string>& overrides);
+
 /// [long_context] of `attnflow long-context --config FILE`: the (n, γ) sweep.
 struct LongContextConfig {
   double rho = 0.5;

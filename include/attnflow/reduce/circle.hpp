@@ -30,24 +30,69 @@ inline constexpr double kCircleMaxBeta = 700.0;
 /// Checks kernel ∈ {softmax, usa} and β ∈ [0, 700]; throws InputError(prefix.kernel | .beta).
 void validate_circle_model(KernelKind kernel, double beta, const std::string& prefix = "model");
 
+/// How CircleParticles runs.
+struct CircleParticleOptions {
+  /// USA in the time t' = e^β t, i.e. weights e^{β(cos − 1)} without the factor e^β: the clock
+  /// of [R] §5.2 and Theorem 4 (plateaus last ~e^{β(1 − cos g)} in t'). It keeps every β finite
+  /// (e^β overflows beyond β ≈ 709). SA is unaffected (e^β cancels in the softmax).
+  bool usa_rescaled_time = false;
+  /// After every step, tokens closer than this (rad, single linkage) are put at their
+  /// mass-weighted mean, the point their mutual attraction conserves (0: never). Coincident
+  /// tokens stay coincident under the exact flow; snapping makes them bitwise equal, so that their
+  /// mutual terms vanish exactly (sin 0 = 0) and the exponentially small pull of the other
+  /// clusters is resolved instead of rounding noise. [R] §5.2 snaps at 1e-3 rad.
+  double snap_distance = 0.0;
+};
+
 /// The particle angle dynamics of docs eq. C1 on an N×1 state (dense O(N²), OpenMP over tokens,
-/// each token's sum in a fixed order: results do not depend on the thread count).
+/// each token's sum in a fixed order: results do not depend on the thread count). Each pair's
+/// sin(θ_i − θ_j) is formed before it is weighted, so the terms of coincident tokens are exactly 0.
 class CircleParticles : public OdeSystem {
  public:
-  /// `weights` are the token masses (sum 1); empty means uniform 1/N.
-  CircleParticles(KernelKind kernel, double beta, std::vector<double> weights = {});
+  /// `weights` are the token masses (sum 1); empty means uniform 1/N. β ∈ [0, 700] for USA in
+  /// its own time, any finite β ≥ 0 otherwise (validate_circle_particles).
+  CircleParticles(KernelKind kernel, double beta, std::vector<double> weights = {},
+                  CircleParticleOptions options = {});
   /// v = θ̇ of docs eq. C1 ([R] eq. (kuramoto) for USA) for the N×1 angles x.
   void velocity(double t, const Matrix& x, Matrix& v) override;
+  /// Snaps close tokens together (options.snap_distance > 0); leaves x untouched otherwise.
+  void retract(Matrix& x) override;
   /// Number of velocity evaluations so far.
   std::uint64_t evaluations() const override { return evaluations_; }
+  /// The token masses (uniform 1/N until the first evaluation when constructed without them).
+  const std::vector<double>& weights() const { return weights_; }
 
  private:
   KernelKind kernel_;
   double beta_;
   std::vector<double> weights_;
+  CircleParticleOptions options_;
   std::vector<double> cos_, sin_;
   std::uint64_t evaluations_ = 0;
 };
+
+/// Largest β CircleParticles accepts with usa_rescaled_time or softmax (e^{β(cos − 1)} is
+/// computed directly; beyond this every distinct pair's weight underflows).
+inline constexpr double kCircleParticleMaxBeta = 1e6;
+
+/// Checks kernel ∈ {softmax, usa} and β: [0, 700] for USA in its own time, [0, 1e6] otherwise;
+/// throws InputError(prefix.kernel | .beta).
+void validate_circle_particles(KernelKind kernel, double beta, bool usa_rescaled_time,
+                               const std::string& prefix = "model");
+
+/// Puts every group of tokens closer than `distance` (circular distance, single linkage) at the
+/// group's mass-weighted mean angle, the same double for all members; groups whose members are
+/// already equal are left untouched. Returns the number of groups moved.
+Index circle_snap(Matrix& angles, const std::vector<double>& weights, double distance);
+
+/// Sizes of the groups of tokens closer than `distance` (single linkage on the circle), largest
+/// first: the cluster pattern, e.g. (3, 2).
+std::vector<Index> circle_cluster_sizes(const Matrix& angles, double distance);
+
+/// [R]'s normalised energy Σ_ij w_i w_j e^{β(cos(θ_i − θ_j) − 1)} (= (1/n²) Σ_ij ... for uniform
+/// masses; Σ_a m_a² on a configuration of clusters of masses m_a as β → ∞).
+double circle_normalized_energy(const Matrix& angles, const std::vector<double>& weights,
+                                double beta);
 
 /// Smallest number of cells for a given β: four cells across the kernel width 1/√β, i.e.
 /// M ≥ 8π√β, and never fewer than 16 (docs §4.3).
