@@ -25,7 +25,7 @@ RUNS = {
     "line": ["softmax", "l2"],
     "two_lines": ["softmax", "l2"],
     "blowup": ["softmax", "l2", "multihead", "sinkhorn"],
-    "both": ["softmax", "l2", "multihead"],
+    "both": ["softmax", "l2", "multihead", "sinkhorn"],  # sinkhorn: not in [C], derived check
 }
 TITLES = {"zero": "convergence to 0", "line": "convergence to a line", "two_lines": "two lines",
           "blowup": "blow-up / divergence", "both": "depends on Σ0"}
@@ -231,6 +231,9 @@ def run(ctx):
                          r.blowup_time if r.blowup_time is not None else np.nan, np.nan])
             paths.setdefault(("both", k), []).append(r.cov)
         ctx.value(f"both_blowup_fraction_{k}", nb / len(grid_both))
+        if k in ("l2", "sinkhorn"):
+            # the no-blow-up derivation of the manifest needs K invertible
+            ctx.value("both_key_matrix_abs_det", abs(float(np.linalg.det(mats["K"]))))
         if k == "softmax":
             ctx.value("both_bounded_isotropy_softmax", iso)
 
