@@ -215,6 +215,23 @@ double trace_rate(GaussianFlow& flow, double t, const Matrix& state) {
 
 struct ThresholdCrossed {};
 
+/// The flow, stopped at the first accepted step whose tr Σ exceeds `limit`: retract() sees every
+/// accepted state (and only those), so a blow-up is handed to the rescaled flow at once instead of
+/// after dopri5 has shrunk its steps towards the singularity until the state overflows.
+class GuardedGaussianFlow : public OdeSystem {
+ public:
+  GuardedGaussianFlow(GaussianFlow& flow, double limit) : flow_(flow), limit_(limit) {}
+  void velocity(double t, const Matrix& x, Matrix& v) override { flow_.velocity(t, x, v); }
+  void retract(Matrix& x) override {
+    if (x.rightCols(x.rows()).squaredNorm() > limit_) throw ThresholdCrossed{};
+  }
+  std::uint64_t evaluations() const override { return flow_.evaluations(); }
+
+ private:
+  GaussianFlow& flow_;
+  double limit_;
+};
+
 }  // namespace
 
 GaussianSolution solve_gaussian(const Model& model, const Vector& mean0, const Matrix& cov0,
@@ -237,7 +254,12 @@ GaussianSolution solve_gaussian(const Model& model, const Vector& mean0, const M
   };
   std::string failure;
   try {
-    solution.stats = integrate(flow, x, times, options.integrate, observe);
+    if (trace0 > 0.0) {
+      GuardedGaussianFlow guarded(flow, limit);
+      solution.stats = integrate(guarded, x, times, options.integrate, observe);
+    } else {
+      solution.stats = integrate(flow, x, times, options.integrate, observe);
+    }
     return solution;
   } catch (const ThresholdCrossed&) {
     failure = "the trace of the covariance exceeded its blow-up threshold";
