@@ -1,5 +1,6 @@
 """Fixtures for the tests of the attnflow Python package (run by ctest as `python_pytest`, with
-PYTHONPATH=build/python and ATTNFLOW_BIN set; standalone they fall back to build/)."""
+PYTHONPATH and ATTNFLOW_PYTHON_DIR set to that build directory's python/ and ATTNFLOW_BIN to its
+binary, so any build directory tests its own module; standalone they fall back to build/)."""
 import os
 import pathlib
 import subprocess
