@@ -142,11 +142,11 @@ void CircleParticles::retract(Matrix& x) {
 
 namespace {
 
-/// The tokens in angular order starting after the widest gap, with their angles in [0, 2π) and
-/// the gap from each token to the next in that order (the last one closes the circle).
+/// The tokens in angular order starting after the widest gap, with the gap from each token to the
+/// next in that order (the last one closes the circle).
 struct CircularOrder {
   std::vector<Index> index;
-  std::vector<double> angle, gap_to_next;
+  std::vector<double> gap_to_next;
 };
 
 CircularOrder circular_order(const Matrix& angles) {
@@ -172,7 +172,6 @@ CircularOrder circular_order(const Matrix& angles) {
   for (std::size_t k = 0; k < gap.size(); ++k) {
     const std::size_t r = (widest + 1 + k) % gap.size();
     out.index.push_back(order[r]);
-    out.angle.push_back(phi[static_cast<std::size_t>(order[r])]);
     out.gap_to_next.push_back(gap[r]);
   }
   return out;
@@ -218,7 +217,8 @@ Index circle_snap(Matrix& angles, const std::vector<double>& weights, double dis
     }
     const double mean_offset =
         sum_w > 0.0 ? sum_wo / sum_w : sum_o / static_cast<double>(last - first);
-    const double mean = order.angle[first] + mean_offset;
+    // On the first member's branch, so that an unwrapped trajectory does not jump by 2π.
+    const double mean = angles(order.index[first], 0) + mean_offset;
     for (std::size_t k = first; k < last; ++k) angles(order.index[k], 0) = mean;
     ++moved;
   }

@@ -140,6 +140,11 @@ TEST(CircleSnap, WeightedMeanAcrossZeroAndIdempotent) {
   const Matrix before = theta;
   EXPECT_EQ(circle_snap(theta, w, 4e-9), 0);
   EXPECT_TRUE(theta == before);
+  // The snapped angle stays on the first member's branch (unwrapped trajectories do not jump).
+  Matrix far = column({1.0 + 3.0 * kTwoPi, 1.0 + 3.0 * kTwoPi + 2e-12});
+  EXPECT_EQ(circle_snap(far, {0.5, 0.5}, 1e-9), 1);
+  EXPECT_NEAR(far(0, 0), 1.0 + 3.0 * kTwoPi + 1e-12, 1e-14);
+  EXPECT_EQ(far(0, 0), far(1, 0));
   const std::vector<Index> sizes = circle_cluster_sizes(theta, 1e-6);
   EXPECT_EQ(sizes, (std::vector<Index>{3, 2, 1}));
 }
