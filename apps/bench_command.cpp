@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "attnflow/dynamics.hpp"
@@ -51,13 +52,22 @@ struct VelocityTiming {
   double cpu_min = 0.0;  ///< process CPU seconds (all threads) of the fastest-CPU repeat
   std::size_t repeats = 0;
   double checksum = 0.0;
+  Matrix velocity;  ///< the last evaluation's velocity
 };
 
+/// The benchmark's model: one head Q = K = V = I in the given precision.
+Model bench_model(Index d, double beta, KernelKind kernel, Geometry geometry, Precision precision) {
+  Model model = identity_model(d, beta, kernel, geometry);
+  model.precision = precision;
+  validate_model(model, d);
+  return model;
+}
+
 VelocityTiming time_velocity(Index n, Index d, KernelKind kernel, Geometry geometry, double beta,
-                             double min_seconds) {
+                             double min_seconds, Precision precision = Precision::float64) {
   const Measure m = uniform_measure(sample_uniform_sphere(n, d, 1));
   Dynamics dynamics(
-      AttentionField(identity_model(d, beta, kernel, geometry), m.weights, m.positions));
+      AttentionField(bench_model(d, beta, kernel, geometry, precision), m.weights, m.positions));
   Matrix v;
   dynamics.velocity(0.0, m.x, v);  // warm-up: allocations, page faults
   std::vector<double> times, cpu;
@@ -78,7 +88,26 @@ VelocityTiming time_velocity(Index n, Index d, KernelKind kernel, Geometry geome
   t.median = times[times.size() / 2];
   t.min = times.front();
   t.checksum = v.sum();
+  t.velocity = std::move(v);
   return t;
+}
+
+/// Accuracy of a velocity against a float64 reference of the same problem: the largest error of
+/// a token relative to its own velocity, max_i |v_i − r_i| / |r_i|, and relative to the largest
+/// velocity, max_i |v_i − r_i| / max_i |r_i| (Euclidean norms of the rows).
+nlohmann::json velocity_accuracy(const Matrix& v, const Matrix& reference) {
+  double worst_token = 0.0, worst_abs = 0.0, largest = 0.0;
+  for (Index i = 0; i < v.rows(); ++i) {
+    const double err = (v.row(i) - reference.row(i)).norm();
+    const double size = reference.row(i).norm();
+    worst_abs = std::max(worst_abs, err);
+    largest = std::max(largest, size);
+    if (size > 0.0) worst_token = std::max(worst_token, err / size);
+  }
+  return {{"max_relative_error_per_token", worst_token},
+          {"max_error_relative_to_largest", largest > 0.0 ? worst_abs / largest : 0.0},
+          {"max_abs_error", worst_abs},
+          {"largest_velocity", largest}};
 }
 
 void require_positive(double value, const std::string& key) {
@@ -110,6 +139,7 @@ Action add_velocity(CLI::App* bench) {
     double beta = 1.0;
     int threads = 0;
     double min_seconds = 1.0;
+    std::string precision = "float64";
   };
   auto opt = std::make_shared<Options>();
   vel->add_option("--n", opt->n, "number of tokens")->check(CLI::PositiveNumber);
@@ -121,12 +151,16 @@ Action add_velocity(CLI::App* bench) {
       ->check(CLI::NonNegativeNumber);
   vel->add_option("--min-seconds", opt->min_seconds, "measure for at least this long")
       ->check(CLI::PositiveNumber);
+  vel->add_option("--precision", opt->precision,
+                  "engine precision: float64 or float32 (float32 also reports its error against "
+                  "one float64 evaluation)");
   return [opt]() {
     set_threads(opt->threads);
     const KernelKind kernel = kernel_from_name(opt->kernel, "--kernel");
     const Geometry geometry = geometry_from_name(opt->geometry, "--geometry");
+    const Precision precision = precision_from_name(opt->precision, "--precision");
     const VelocityTiming t =
-        time_velocity(opt->n, opt->d, kernel, geometry, opt->beta, opt->min_seconds);
+        time_velocity(opt->n, opt->d, kernel, geometry, opt->beta, opt->min_seconds, precision);
     const double pairs = static_cast<double>(opt->n) * static_cast<double>(opt->n);
     nlohmann::json j;
     j["benchmark"] = "velocity";
@@ -135,6 +169,7 @@ Action add_velocity(CLI::App* bench) {
     j["kernel"] = opt->kernel;
     j["geometry"] = opt->geometry;
     j["beta"] = opt->beta;
+    j["precision"] = opt->precision;
     j["threads"] = omp_get_max_threads();
     j["repeats"] = t.repeats;
     j["seconds"] = t.median;
@@ -143,6 +178,16 @@ Action add_velocity(CLI::App* bench) {
     j["pairs_per_second"] = pairs / t.median;
     j["load_average"] = load_average();
     j["checksum"] = t.checksum;
+    if (precision != Precision::float64) {
+      // One float64 evaluation of the same tokens, after the timing.
+      const Measure m = uniform_measure(sample_uniform_sphere(opt->n, opt->d, 1));
+      Dynamics reference(
+          AttentionField(bench_model(opt->d, opt->beta, kernel, geometry, Precision::float64),
+                         m.weights, m.positions));
+      Matrix r;
+      reference.velocity(0.0, m.x, r);
+      j["accuracy_vs_float64"] = velocity_accuracy(t.velocity, r);
+    }
     std::cout << j.dump() << "\n";
     return 0;
   };
@@ -242,6 +287,7 @@ Action add_batch(CLI::App* bench) {
     int threads = 0;
     long repeats = 3;
     std::string output;
+    std::string precision = "float64";
   };
   auto opt = std::make_shared<Options>();
   cmd->add_option("--n", opt->n, "tokens per system");
@@ -255,6 +301,7 @@ Action add_batch(CLI::App* bench) {
   cmd->add_option("--threads", opt->threads, "OpenMP threads over systems (0: all cores)");
   cmd->add_option("--repeats", opt->repeats, "timed repeats (the fastest is reported)");
   cmd->add_option("--output", opt->output, "write the final states (B × n × d, float64) as .npy");
+  cmd->add_option("--precision", opt->precision, "model.precision: float64 or float32");
   return [opt]() {
     require_at_least(opt->n, 1, "--n");
     require_at_least(opt->d, 2, "--d");
@@ -268,12 +315,14 @@ Action add_batch(CLI::App* bench) {
     const Method method = method_from_name(opt->method, "--method");
     if (method == Method::dopri5)
       throw InputError("--method", "must be a fixed-step method: euler or rk4, got 'dopri5'");
+    const Precision precision = precision_from_name(opt->precision, "--precision");
     set_threads(opt->threads);
     // Exactly what `attnflow run` does with this configuration and init.seed = seed + s.
     std::ostringstream text;
-    text << "[model]\ngeometry = \"sphere\"\nkernel = \"softmax\"\nbeta = "
-         << format_number(opt->beta) << "\n[init]\nkind = \"uniform_sphere\"\nn = " << opt->n
-         << "\nd = " << opt->d << "\nseed = 0\n[integrate]\nmethod = \"" << opt->method
+    text << "[model]\ngeometry = \"sphere\"\nkernel = \"softmax\"\nprecision = \""
+         << precision_name(precision) << "\"\nbeta = " << format_number(opt->beta)
+         << "\n[init]\nkind = \"uniform_sphere\"\nn = " << opt->n << "\nd = " << opt->d
+         << "\nseed = 0\n[integrate]\nmethod = \"" << opt->method
          << "\"\ndt = " << format_number(opt->dt)
          << "\nt_end = " << format_number(opt->dt * static_cast<double>(opt->steps))
          << "\n[output]\nobservables = []\n";
@@ -332,6 +381,7 @@ Action add_batch(CLI::App* bench) {
     j["method"] = opt->method;
     j["dt"] = opt->dt;
     j["beta"] = opt->beta;
+    j["precision"] = opt->precision;
     j["threads"] = threads;
     j["repeats"] = opt->repeats;
     j["seconds_min"] = best;

@@ -7,7 +7,13 @@ row-normalise, multiply by X, project onto the tangent space. PyTorch CPU float6
 with torch.softmax. Each is timed as the median of repeated evaluations after a warm-up; all use
 the same number of threads. Prints a table and one JSON line with the ratios.
 
+With --precision float64 float32, attnflow is also timed with model.precision = "float32" (the
+peers stay float64): its row gives the ratios to the peers, its speed-up over attnflow float64
+("x f64") and its error against a float64 evaluation (max_i |v_i - r_i| / max_i |r_i|, from
+`attnflow bench velocity --precision float32`).
+
     bench/peers/velocity_peers.py [--n 16384] [--d 3 64] [--threads 2] [--attnflow build/bin/attnflow]
+                                  [--precision float64 float32]
 """
 import argparse
 import json
@@ -55,7 +61,10 @@ def main():
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--attnflow", default=os.path.join(os.path.dirname(__file__), "../../build/bin/attnflow"))
     parser.add_argument("--min-seconds", type=float, default=1.0)
+    parser.add_argument("--precision", nargs="+", default=["float64"], choices=["float64", "float32"],
+                        help="attnflow engine precisions to time (the peers are float64)")
     args = parser.parse_args()
+    precisions = list(dict.fromkeys(["float64"] + args.precision))  # float64 first: the baseline
 
     # Thread counts must be fixed before NumPy's BLAS and PyTorch start their pools.
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -71,35 +80,50 @@ def main():
     # attnflow first, for every d, while the peers' thread pools are idle: OpenBLAS and PyTorch
     # workers keep spinning after each call, which on a machine with as many threads as cores
     # stalls another process's parallel regions (scaling_plot.py measured 8 ms per region).
-    attnflow_s = {}
+    attnflow_runs = {}
     for d in args.d:
-        out = subprocess.run([args.attnflow, "bench", "velocity", "--n", str(args.n), "--d", str(d),
-                              "--threads", str(args.threads), "--min-seconds", str(args.min_seconds)],
-                             capture_output=True, text=True, check=True)
-        attnflow_s[d] = json.loads(out.stdout)["seconds"]
+        for precision in precisions:
+            out = subprocess.run([args.attnflow, "bench", "velocity", "--n", str(args.n), "--d", str(d),
+                                  "--threads", str(args.threads), "--min-seconds", str(args.min_seconds),
+                                  "--precision", precision],
+                                 capture_output=True, text=True, check=True)
+            attnflow_runs[d, precision] = json.loads(out.stdout)
     for d in args.d:
         x = uniform_sphere(np, args.n, d)
         pairs = float(args.n) ** 2
-        result = {"n": args.n, "d": d, "threads": args.threads, "load_average": os.getloadavg()[0]}
-        result["attnflow_s"] = attnflow_s[d]
-        result["numpy_s"] = median_time(lambda: numpy_velocity(np, x), args.min_seconds)
+        peers = {"load_average": os.getloadavg()[0]}
+        peers["numpy_s"] = median_time(lambda: numpy_velocity(np, x), args.min_seconds)
         if torch is not None:
             xt = torch.from_numpy(x)
-            result["torch_s"] = median_time(lambda: torch_velocity(torch, xt), args.min_seconds)
+            peers["torch_s"] = median_time(lambda: torch_velocity(torch, xt), args.min_seconds)
             # The peers compute the same field: check it, so the comparison is of equal work.
             diff = np.abs(torch_velocity(torch, xt).numpy() - numpy_velocity(np, x)).max()
-            result["torch_vs_numpy_max_abs_diff"] = float(diff)
-        result["pairs_per_second"] = {k[:-2]: pairs / v for k, v in result.items() if k.endswith("_s")}
-        result["speedup_vs_numpy"] = result["numpy_s"] / result["attnflow_s"]
-        if "torch_s" in result:
-            result["speedup_vs_torch"] = result["torch_s"] / result["attnflow_s"]
-        rows.append(result)
+            peers["torch_vs_numpy_max_abs_diff"] = float(diff)
+        for precision in precisions:
+            run = attnflow_runs[d, precision]
+            result = {"n": args.n, "d": d, "threads": args.threads, "precision": precision, **peers}
+            result["attnflow_s"] = run["seconds"]
+            result["attnflow_cpu_s_min"] = run["cpu_seconds_min"]
+            result["attnflow_load_average"] = run["load_average"]
+            result["pairs_per_second"] = {k[:-2]: pairs / v for k, v in result.items() if k.endswith("_s")}
+            result["speedup_vs_numpy"] = result["numpy_s"] / result["attnflow_s"]
+            if "torch_s" in result:
+                result["speedup_vs_torch"] = result["torch_s"] / result["attnflow_s"]
+            base = attnflow_runs[d, "float64"]
+            result["speedup_vs_float64"] = base["seconds"] / run["seconds"]
+            result["cpu_speedup_vs_float64"] = base["cpu_seconds_min"] / run["cpu_seconds_min"]
+            if "accuracy_vs_float64" in run:
+                result["accuracy_vs_float64"] = run["accuracy_vs_float64"]
+            rows.append(result)
 
-    print(f"{'n':>7} {'d':>4} {'thr':>4} {'attnflow s':>11} {'numpy s':>9} {'torch s':>9} {'x numpy':>8} {'x torch':>8}")
+    print(f"{'n':>7} {'d':>4} {'thr':>4} {'precision':>9} {'attnflow s':>11} {'numpy s':>9} {'torch s':>9} "
+          f"{'x numpy':>8} {'x torch':>8} {'x f64':>6} {'x f64 cpu':>9} {'rel err':>8}")
     for r in rows:
-        print(f"{r['n']:>7} {r['d']:>4} {r['threads']:>4} {r['attnflow_s']:>11.4f} {r['numpy_s']:>9.4f} "
-              f"{r.get('torch_s', float('nan')):>9.4f} {r['speedup_vs_numpy']:>8.1f} "
-              f"{r.get('speedup_vs_torch', float('nan')):>8.1f}")
+        err = r.get("accuracy_vs_float64", {}).get("max_error_relative_to_largest", 0.0)
+        print(f"{r['n']:>7} {r['d']:>4} {r['threads']:>4} {r['precision']:>9} {r['attnflow_s']:>11.4f} "
+              f"{r['numpy_s']:>9.4f} {r.get('torch_s', float('nan')):>9.4f} {r['speedup_vs_numpy']:>8.1f} "
+              f"{r.get('speedup_vs_torch', float('nan')):>8.1f} {r['speedup_vs_float64']:>6.2f} "
+              f"{r['cpu_speedup_vs_float64']:>9.2f} {err:>8.1e}")
     print(json.dumps(rows))
     return 0
 

@@ -1,7 +1,8 @@
 #pragma once
 // The attention field A(x)_i = Σ_h W_h Σ_j a^h_ij V_h x_j of a model ([C] multi-head, SPEC §1),
 // evaluated by the streaming engine, with one softmax per head or one shared by all heads
-// (model.head_normalization). Geometry is applied by the caller (dynamics.hpp).
+// (model.head_normalization), in the model's precision (model.precision: float64, or the float32
+// engine with double outputs). Geometry is applied by the caller (dynamics.hpp).
 #include <vector>
 
 #include "attnflow/attention_tables.hpp"
@@ -47,6 +48,8 @@ class AttentionField {
   double sigmoid_bias_ = 0.0;
   QueryTable queries_, col_queries_;
   KeyTable keys_, col_keys_;
+  QueryTable32 queries32_;  ///< model.precision = float32: the engine's float tables
+  KeyTable32 keys32_;
   std::vector<double> head_out_, log_z_, f_, g_;
   std::vector<std::vector<double>> shared_out_, shared_log_z_;  ///< shared softmax: every head
   std::vector<double> scale_;

@@ -10,21 +10,27 @@
 
 namespace attnflow {
 
-/// Number of independent partial sums per query (the vector width the inner loops are written
-/// for). The order of every reduction is fixed by it and by the key block size, never by the
-/// thread count.
-inline constexpr Index kLanes = 8;
+/// Number of independent partial sums per query for tables of scalars T: one 64-byte vector
+/// (8 doubles, 16 floats), the vector width the inner loops are written for. The order of every
+/// reduction is fixed by it and by the key block size, never by the thread count.
+template <class T>
+inline constexpr Index kLanesOf = Index{64} / static_cast<Index>(sizeof(T));
+/// The lanes of the float64 engine.
+inline constexpr Index kLanes = kLanesOf<double>;
 /// Largest and smallest number of keys per block of the streaming reduction.
 inline constexpr Index kKeyBlock = 256;
 inline constexpr Index kMinKeyBlock = 32;
 
-/// Keys per block for k score features and dv value components: the largest power of two in
-/// [kMinKeyBlock, kKeyBlock] whose keys and values fit in 24 KiB, so a block stays in L1 while
-/// the queries of a block pass over it.
-constexpr Index key_block_size(Index k, Index dv) {
+/// Keys per block for k score features and dv value components stored as `bytes`-byte scalars:
+/// the largest power of two in [smallest, kKeyBlock] whose keys and values fit in 24 KiB, so a
+/// block stays in L1 while the queries of a block pass over it. The smallest block is four
+/// vectors of lanes (kMinKeyBlock = 32 doubles, 64 floats), so that pass 1 of the engine always
+/// forms four independent score chains (at large k a single chain is bound by the add latency).
+constexpr Index key_block_size(Index k, Index dv, Index bytes = 8) {
   constexpr Index kBudgetBytes = 24 * 1024;
+  const Index smallest = std::max(kMinKeyBlock, 4 * (Index{64} / bytes));
   Index block = kKeyBlock;
-  while (block > kMinKeyBlock && block * (k + dv + 2) * Index{8} > kBudgetBytes) block /= 2;
+  while (block > smallest && block * (k + dv + 2) * bytes > kBudgetBytes) block /= 2;
   return block;
 }
 /// Queries per block: the unit of work distributed over threads.
@@ -36,21 +42,26 @@ inline constexpr Index kParallelPairWork = Index{1} << 20;
 /// Below this many tokens a per-token loop runs on one thread, for the same reason.
 inline constexpr Index kParallelTokens = 4096;
 
-/// Keys, values, log-masses and sequence positions of one head. Keys and values are stored
-/// block-major: the keys of block [j0, j0 + len) occupy one contiguous k × len array (feature c is
-/// row c), and their values one dv × len array. A block is then one contiguous stretch of memory:
-/// a layout with rows N apart would put all k rows of a block in the same L1 set and on k pages.
-struct KeyTable {
-  Index n = 0;                 ///< number of real keys
-  Index stride = 0;            ///< padded length (multiple of kLanes)
-  Index k = 0;                 ///< score feature dimension
-  Index dv = 0;                ///< value dimension (0: only partition functions are wanted)
-  Index block = kKeyBlock;     ///< keys per block of the reduction: key_block_size(k, dv)
-  std::vector<double> keys;    ///< k × stride, block-major
-  std::vector<double> values;  ///< dv × stride, block-major
-  std::vector<double>
-      log_weight;  ///< stride; log w_j (+ potentials); −∞ for massless and padded keys
-  std::vector<double> weight;    ///< stride; w_j; 0 for padded keys
+/// Keys, values, log-masses and sequence positions of one head, stored as scalars T (double, or
+/// float for the float32 engine; positions are always double so that masks are exact). Keys and
+/// values are stored block-major: the keys of block [j0, j0 + len) occupy one contiguous k × len
+/// array (feature c is row c), and their values one dv × len array. A block is then one
+/// contiguous stretch of memory: a layout with rows N apart would put all k rows of a block in the
+/// same L1 set and on k pages.
+template <class T>
+struct BasicKeyTable {
+  using Scalar = T;
+  static constexpr Index kLanesT = kLanesOf<T>;  ///< lanes of the engine over this table
+
+  Index n = 0;                ///< number of real keys
+  Index stride = 0;           ///< padded length (multiple of kLanesT)
+  Index k = 0;                ///< score feature dimension
+  Index dv = 0;               ///< value dimension (0: only partition functions are wanted)
+  Index block = kKeyBlock;    ///< keys per block of the reduction: key_block_size(k, dv, sizeof(T))
+  std::vector<T> keys;        ///< k × stride, block-major
+  std::vector<T> values;      ///< dv × stride, block-major
+  std::vector<T> log_weight;  ///< stride; log w_j (+ potentials); −∞ for massless and padded keys
+  std::vector<T> weight;      ///< stride; w_j; 0 for padded keys
   std::vector<double> position;  ///< stride; +∞ for padded keys
 
   /// Number of keys in the block that starts at j0.
@@ -61,52 +72,61 @@ struct KeyTable {
     return j0 * rows + c * block_length(j0) + (j - j0);
   }
   /// Feature c of key j.
-  double& key_at(Index c, Index j) { return keys[static_cast<std::size_t>(offset(k, c, j))]; }
+  T& key_at(Index c, Index j) { return keys[static_cast<std::size_t>(offset(k, c, j))]; }
   /// Component c of the value of key j.
-  double& value_at(Index c, Index j) { return values[static_cast<std::size_t>(offset(dv, c, j))]; }
+  T& value_at(Index c, Index j) { return values[static_cast<std::size_t>(offset(dv, c, j))]; }
   /// The k × len key array of the block starting at j0.
-  const double* key_block(Index j0) const { return keys.data() + j0 * k; }
+  const T* key_block(Index j0) const { return keys.data() + j0 * k; }
   /// The dv × len value array of the block starting at j0.
-  const double* value_block(Index j0) const { return values.data() + j0 * dv; }
+  const T* value_block(Index j0) const { return values.data() + j0 * dv; }
 
   /// Allocates for n keys (idempotent when the sizes do not change) and resets the padding.
   void resize(Index n_keys, Index k_dim, Index v_dim) {
     n = n_keys;
-    stride = (n_keys + kLanes - 1) / kLanes * kLanes;
+    stride = (n_keys + kLanesT - 1) / kLanesT * kLanesT;
     k = k_dim;
     dv = v_dim;
-    block = key_block_size(k_dim, v_dim);
-    keys.assign(static_cast<std::size_t>(k * stride), 0.0);
-    values.assign(static_cast<std::size_t>(dv * stride), 0.0);
-    log_weight.assign(static_cast<std::size_t>(stride), -std::numeric_limits<double>::infinity());
-    weight.assign(static_cast<std::size_t>(stride), 0.0);
+    block = key_block_size(k_dim, v_dim, sizeof(T));
+    keys.assign(static_cast<std::size_t>(k * stride), T{0});
+    values.assign(static_cast<std::size_t>(dv * stride), T{0});
+    log_weight.assign(static_cast<std::size_t>(stride), -std::numeric_limits<T>::infinity());
+    weight.assign(static_cast<std::size_t>(stride), T{0});
     position.assign(static_cast<std::size_t>(stride), std::numeric_limits<double>::infinity());
   }
 
   /// Replaces the values by zeros of dimension v_dim, keeping keys, masses and positions (the
   /// block size, and with it the key layout, follows the new dimension).
   void reset_values(Index v_dim) {
-    std::vector<double> canonical(static_cast<std::size_t>(k * stride));
+    std::vector<T> canonical(static_cast<std::size_t>(k * stride));
     for (Index c = 0; c < k; ++c)
       for (Index j = 0; j < stride; ++j)
         canonical[static_cast<std::size_t>(c * stride + j)] = key_at(c, j);
     dv = v_dim;
-    block = key_block_size(k, v_dim);
+    block = key_block_size(k, v_dim, sizeof(T));
     for (Index c = 0; c < k; ++c)
       for (Index j = 0; j < stride; ++j)
         key_at(c, j) = canonical[static_cast<std::size_t>(c * stride + j)];
-    values.assign(static_cast<std::size_t>(dv * stride), 0.0);
+    values.assign(static_cast<std::size_t>(dv * stride), T{0});
   }
 };
 
-/// Queries of one head: n × k row-major, with their sequence positions.
-struct QueryTable {
+/// Queries of one head: n × k row-major scalars T, with their sequence positions (double).
+template <class T>
+struct BasicQueryTable {
+  using Scalar = T;
   Index n = 0;
   Index k = 0;
-  std::vector<double> queries;   ///< n × k
+  std::vector<T> queries;        ///< n × k
   std::vector<double> position;  ///< n
 
-  const double* query(Index i) const { return queries.data() + i * k; }
+  const T* query(Index i) const { return queries.data() + i * k; }
 };
+
+/// The float64 tables (the default engine, and every reduction outside the velocity field).
+using KeyTable = BasicKeyTable<double>;
+using QueryTable = BasicQueryTable<double>;
+/// The float32 tables of model.precision = "float32".
+using KeyTable32 = BasicKeyTable<float>;
+using QueryTable32 = BasicQueryTable<float>;
 
 }  // namespace attnflow

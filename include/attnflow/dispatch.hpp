@@ -20,6 +20,12 @@ struct KernelSettings {
 void attend(const KernelSettings& kernel, const QueryTable& queries, const KeyTable& keys,
             AttentionOutput out);
 
+/// The same over float32 tables (model.precision = "float32"): scores, exponentials and the sums
+/// over stretches of keys in float, the running maximum, the sums across stretches and the
+/// outputs in double (stream_attention.hpp, Accumulation).
+void attend(const KernelSettings& kernel, const QueryTable32& queries, const KeyTable32& keys,
+            AttentionOutput out);
+
 /// Σ_j w_j e^{β⟨q_i,k_j⟩} u_j (unnormalised, whatever the model's kernel) and/or log Z_i: the
 /// reductions energies, gradients and Sinkhorn potentials need.
 void attend_unnormalized(bool causal, double beta, const QueryTable& queries, const KeyTable& keys,

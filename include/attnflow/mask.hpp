@@ -11,23 +11,30 @@ namespace attnflow {
 /// Every key is visible.
 struct FullMask {
   /// Whether any key of [j0, j0+len) can be visible to a query with position ≤ max_query_position.
-  bool block_visible(const KeyTable&, Index, Index, double) const { return true; }
-  /// Scores of keys j .. j+7 with the masked ones set to −∞.
-  [[gnu::always_inline]] simd::v8d apply(double, const KeyTable&, Index, simd::v8d s) const {
+  template <class Table>
+  bool block_visible(const Table&, Index, Index, double) const {
+    return true;
+  }
+  /// Scores of the vector of keys starting at j with the masked ones set to −∞.
+  template <class Table, class V>
+  [[gnu::always_inline]] V apply(double, const Table&, Index, V s) const {
     return s;
   }
 };
 
 /// Key j is visible to query i only if position_j ≤ position_i (causal / masked attention).
+/// Positions are compared in double for tables of every precision.
 struct CausalMask {
-  bool block_visible(const KeyTable& keys, Index j0, Index len, double max_query_position) const {
+  template <class Table>
+  bool block_visible(const Table& keys, Index j0, Index len, double max_query_position) const {
     const double* p = keys.position.data() + j0;
     return *std::min_element(p, p + len) <= max_query_position;
   }
-  [[gnu::always_inline]] simd::v8d apply(double query_position, const KeyTable& keys, Index j,
-                                         simd::v8d s) const {
-    const simd::v8d masked = simd::broadcast(-std::numeric_limits<double>::infinity());
-    return simd::load(keys.position.data() + j) <= query_position ? s : masked;
+  template <class Table, class V>
+  [[gnu::always_inline]] V apply(double query_position, const Table& keys, Index j, V s) const {
+    using T = typename Table::Scalar;
+    const V masked = simd::fill<T>(-std::numeric_limits<double>::infinity());
+    return simd::at_most<T>(keys.position.data() + j, query_position) ? s : masked;
   }
 };
 

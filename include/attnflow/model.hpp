@@ -47,6 +47,15 @@ enum class HeadNormalization {
   shared,    ///< a^h_ij = w_j e^{s^h_ij} / Z_i, Z_i = Σ_h Z^h_i: one softmax over (head, key)
 };
 
+/// Floating-point type of the attention engine's velocity-field evaluation (DESIGN: double by
+/// default, float as an option). float32 forms scores, exponentials and the sums over stretches of
+/// keys in float, keeping the running softmax state and the outputs in double
+/// (stream_attention.hpp); energies, gradients and the other analyses stay float64.
+enum class Precision {
+  float64,  ///< the default
+  float32,  ///< about float32 accuracy (relative ~1e-6 for O(1) scores), faster
+};
+
 /// One attention head: scores β⟨Q x_i, K x_j⟩, values V x_j, output map W (d×dv).
 /// An empty W means the identity, which requires V to be d×d.
 struct Head {
@@ -65,6 +74,9 @@ struct Model {
   bool causal = false;      ///< a_ij = 0 unless position_j ≤ position_i ([C] masked attention)
   /// per_head or shared softmax normalisation across heads (softmax and l2 kernels).
   HeadNormalization head_normalization = HeadNormalization::per_head;
+
+  /// Engine precision of the attention field (float32 not with the sinkhorn kernel).
+  Precision precision = Precision::float64;
 
   /// Time-dependent weights ([M]); null when every matrix and β are constant. `heads` and `beta`
   /// above then hold the values at t = 0.
@@ -108,6 +120,12 @@ std::string_view head_normalization_name(HeadNormalization h);
 
 /// Looks a head normalisation up by name; throws InputError(key, "unknown ... allowed: ...").
 HeadNormalization head_normalization_from_name(std::string_view name, const std::string& key);
+
+/// "float64" / "float32".
+std::string_view precision_name(Precision p);
+
+/// Looks a precision up by name; throws InputError(key, "unknown precision ... allowed: ...").
+Precision precision_from_name(std::string_view name, const std::string& key);
 
 /// Token dimension d implied by the model's first head.
 Index model_dimension(const Model& model);

@@ -1,6 +1,7 @@
 #pragma once
 // Score policies: how s_ij is formed from a query and a key (DESIGN principle 2). A policy returns
-// the scores of one query against eight consecutive keys; the engine masks and weights them.
+// the scores of one query against one vector of consecutive keys (kLanesOf<T> of them: 8 doubles
+// or 16 floats, T being the scalar of the engine's tables); the engine masks and weights them.
 #include "attnflow/attention_tables.hpp"
 #include "attnflow/simd.hpp"
 
@@ -10,27 +11,29 @@ namespace attnflow {
 struct DotScore {
   double beta;
 
-  /// s[j] = β⟨q, k_{j0+j}⟩ for j < len (len a multiple of kLanes).
-  /// Scores of query q against keys jj .. jj+7 of a block (k × len array, see KeyTable).
-  [[gnu::always_inline]] simd::v8d chunk(const double* q, const double* block, Index k, Index len,
-                                         Index jj) const {
-    simd::v8d dot{};
+  /// Scores of query q against keys jj .. jj + kLanesOf<T> − 1 of a block (k × len array, see
+  /// KeyTable), with β rounded to T.
+  template <class T>
+  [[gnu::always_inline]] simd::vec<T> chunk(const T* q, const T* block, Index k, Index len,
+                                            Index jj) const {
+    simd::vec<T> dot{};
     for (Index c = 0; c < k; ++c) dot += q[c] * simd::load(block + c * len + jj);
-    return dot * beta;
+    return dot * static_cast<T>(beta);
   }
 
-  /// out[u] = chunk(q, block, k, len, jj + u·kLanes) for u < kChunks, bitwise: each chunk's sum
-  /// runs over c in the same order. Interleaving independent chunks hides the add latency of the
-  /// one-accumulator chain, which bounded large-k scores (k = 64: one add per ~4 cycles).
-  template <int kChunks>
-  [[gnu::always_inline]] void chunks(const double* q, const double* block, Index k, Index len,
-                                     Index jj, simd::v8d* out) const {
-    simd::v8d dot[kChunks] = {};
+  /// out[u] = chunk(q, block, k, len, jj + u·kLanesOf<T>) for u < kChunks, bitwise: each chunk's
+  /// sum runs over c in the same order. Interleaving independent chunks hides the add latency of
+  /// the one-accumulator chain, which bounded large-k scores (k = 64: one add per ~4 cycles).
+  template <int kChunks, class T>
+  [[gnu::always_inline]] void chunks(const T* q, const T* block, Index k, Index len, Index jj,
+                                     simd::vec<T>* out) const {
+    constexpr Index kL = kLanesOf<T>;
+    simd::vec<T> dot[kChunks] = {};
     for (Index c = 0; c < k; ++c) {
-      const double* row = block + c * len + jj;
-      for (int u = 0; u < kChunks; ++u) dot[u] += q[c] * simd::load(row + u * kLanes);
+      const T* row = block + c * len + jj;
+      for (int u = 0; u < kChunks; ++u) dot[u] += q[c] * simd::load(row + u * kL);
     }
-    for (int u = 0; u < kChunks; ++u) out[u] = dot[u] * beta;
+    for (int u = 0; u < kChunks; ++u) out[u] = dot[u] * static_cast<T>(beta);
   }
 };
 
@@ -39,30 +42,32 @@ struct DotScore {
 struct L2Score {
   double beta;
 
-  /// Scores of query q against keys jj .. jj+7 of a block (k × len array, see KeyTable).
-  [[gnu::always_inline]] simd::v8d chunk(const double* q, const double* block, Index k, Index len,
-                                         Index jj) const {
-    simd::v8d dist{};
+  /// Scores of query q against keys jj .. jj + kLanesOf<T> − 1 of a block (see DotScore).
+  template <class T>
+  [[gnu::always_inline]] simd::vec<T> chunk(const T* q, const T* block, Index k, Index len,
+                                            Index jj) const {
+    simd::vec<T> dist{};
     for (Index c = 0; c < k; ++c) {
-      const simd::v8d diff = q[c] - simd::load(block + c * len + jj);
+      const simd::vec<T> diff = q[c] - simd::load(block + c * len + jj);
       dist += diff * diff;
     }
-    return dist * -beta;
+    return dist * -static_cast<T>(beta);
   }
 
-  /// out[u] = chunk(q, block, k, len, jj + u·kLanes) for u < kChunks, bitwise (see DotScore).
-  template <int kChunks>
-  [[gnu::always_inline]] void chunks(const double* q, const double* block, Index k, Index len,
-                                     Index jj, simd::v8d* out) const {
-    simd::v8d dist[kChunks] = {};
+  /// out[u] = chunk(q, block, k, len, jj + u·kLanesOf<T>) for u < kChunks, bitwise (see DotScore).
+  template <int kChunks, class T>
+  [[gnu::always_inline]] void chunks(const T* q, const T* block, Index k, Index len, Index jj,
+                                     simd::vec<T>* out) const {
+    constexpr Index kL = kLanesOf<T>;
+    simd::vec<T> dist[kChunks] = {};
     for (Index c = 0; c < k; ++c) {
-      const double* row = block + c * len + jj;
+      const T* row = block + c * len + jj;
       for (int u = 0; u < kChunks; ++u) {
-        const simd::v8d diff = q[c] - simd::load(row + u * kLanes);
+        const simd::vec<T> diff = q[c] - simd::load(row + u * kL);
         dist[u] += diff * diff;
       }
     }
-    for (int u = 0; u < kChunks; ++u) out[u] = dist[u] * -beta;
+    for (int u = 0; u < kChunks; ++u) out[u] = dist[u] * -static_cast<T>(beta);
   }
 };
 

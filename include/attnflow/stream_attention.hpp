@@ -8,9 +8,13 @@
 // max / log-sum-exp of OnlineSoftmax, so that scores as large as β = 10⁴ stay finite. Memory is
 // O((N_q + N_k)(k + dv)).
 //
-// Determinism: each query's reduction runs over the key blocks in order, with kLanes fixed partial
-// sums combined in a fixed order, on one thread. Threads only decide which query blocks they own,
-// so the result is bitwise the same for any thread count.
+// Precision: the tables hold doubles (the default) or floats (model.precision = "float32"); scores,
+// exponentials and the sums over a stretch of keys are then formed in float, while the running
+// maximum, the sums across stretches and the outputs stay double (Accumulation).
+//
+// Determinism: each query's reduction runs over the key blocks in order, with kLanesOf<T> fixed
+// partial sums combined in a fixed order, on one thread. Threads only decide which query blocks
+// they own, so the result is bitwise the same for any thread count.
 //
 // Structure: attend_query_block() is the whole computation for one block of kQueryBlock queries;
 // it is force-inlined into per-kernel functions that dispatch.cpp compiles for several instruction
@@ -33,104 +37,185 @@ struct AttentionOutput {
   double* log_partition = nullptr;
 };
 
-/// Chunks of kLanes keys whose scores pass 1 forms together (independent accumulator chains).
+/// Up to this many chunks of kLanesOf<T> keys have their scores formed together by pass 1
+/// (independent accumulator chains); fewer (2, then 1) where a block has fewer keys left.
 inline constexpr int kScoreChunks = 4;
 
-/// Per-thread work space of the engine (allocated once per parallel region).
-struct BlockScratch {
-  std::vector<double> s;
-  std::vector<OnlineSoftmax> state;
-  std::vector<double> lane_sum;
-  /// kQueryBlock × dv × kLanes partial sums, left uninitialised: attend_query_block() zeroes the
-  /// part it uses, and zero-filling it here as well cost a measurable share of small systems'
-  /// evaluations (256 KiB per evaluation at d = 128).
-  std::unique_ptr<double[]> lane_acc_storage;
-  std::span<double> lane_acc;
-  std::vector<double> acc;
-
-  explicit BlockScratch(Index dv)
-      : s(kKeyBlock),
-        state(kQueryBlock),
-        lane_sum(kQueryBlock * kLanes),
-        lane_acc_storage(new double[static_cast<std::size_t>(kQueryBlock * dv * kLanes)]),
-        lane_acc(lane_acc_storage.get(), static_cast<std::size_t>(kQueryBlock * dv * kLanes)),
-        acc(static_cast<std::size_t>(dv)) {}
+/// How the per-query sums Σ_j p_ij and Σ_j p_ij v_j are accumulated by an engine over tables of
+/// scalars T (the accumulator policy of the precision).
+///  * double: the lane sums are the state itself, across all key blocks (kWidened = false).
+///  * float: the lanes accumulate in float only over kFlushKeys consecutive keys (kFlushKeys /
+///    16 terms per lane), then are added into double lanes, which hold the state across blocks
+///    together with OnlineSoftmax's (max, sum) and produce the outputs. Float sums over all N keys
+///    would carry a rounding error growing like N/16 · 2⁻²⁴ (6·10⁻⁵ at N = 16384 in the worst
+///    case); flushed, the float part is bounded by the flush length and the double part is exact
+///    to float accuracy for any N, at a cost of one widening add per lane every kFlushKeys keys.
+///    The lanes are also flushed before every rescale of the running maximum, so float partials
+///    never carry a rescale rounding.
+template <class T>
+struct Accumulation {
+  static constexpr bool kWidened = false;
+  static constexpr Index kFlushKeys = 0;
+};
+template <>
+struct Accumulation<float> {
+  static constexpr bool kWidened = true;
+  static constexpr Index kFlushKeys = 512;
 };
 
+/// Per-thread work space of the engine over tables of T (allocated once per parallel region).
+template <class T>
+struct BasicBlockScratch {
+  static constexpr Index kL = kLanesOf<T>;
+  std::vector<T> s;
+  std::vector<OnlineSoftmax> state;
+  std::vector<T> lane_sum;
+  /// kQueryBlock × dv × kL partial sums, left uninitialised: attend_query_block() zeroes the
+  /// part it uses, and zero-filling it here as well cost a measurable share of small systems'
+  /// evaluations (256 KiB per evaluation at d = 128).
+  std::unique_ptr<T[]> lane_acc_storage;
+  std::span<T> lane_acc;
+  /// Accumulation<T>::kWidened: the double lanes the partials are flushed into (else empty).
+  std::vector<double> wide_sum;
+  std::unique_ptr<double[]> wide_acc_storage;
+  std::span<double> wide_acc;
+  std::vector<double> acc;
+
+  explicit BasicBlockScratch(Index dv)
+      : s(kKeyBlock),
+        state(kQueryBlock),
+        lane_sum(kQueryBlock * kL),
+        lane_acc_storage(new T[static_cast<std::size_t>(kQueryBlock * dv * kL)]),
+        lane_acc(lane_acc_storage.get(), static_cast<std::size_t>(kQueryBlock * dv * kL)),
+        acc(static_cast<std::size_t>(dv)) {
+    if constexpr (Accumulation<T>::kWidened) {
+      const auto wide = static_cast<std::size_t>(kQueryBlock * dv * kL);
+      wide_sum.resize(static_cast<std::size_t>(kQueryBlock * kL));
+      wide_acc_storage.reset(new double[wide]);
+      wide_acc = std::span<double>(wide_acc_storage.get(), wide);
+    }
+  }
+};
+/// The float64 engine's work space.
+using BlockScratch = BasicBlockScratch<double>;
+
 /// Number of value components the engine accumulates (0 when no values are wanted).
-inline Index output_dimension(const KeyTable& keys, AttentionOutput out) {
+template <class T>
+inline Index output_dimension(const BasicKeyTable<T>& keys, AttentionOutput out) {
   return out.values != nullptr ? keys.dv : 0;
 }
 
+/// Adds n partial lanes into the wide lanes and zeroes them (Accumulation<float>).
+template <class T>
+[[gnu::always_inline]] inline void flush_lanes(T* partial, double* wide, Index n) {
+  for (Index c = 0; c < n; ++c) {
+    wide[c] += static_cast<double>(partial[c]);
+    partial[c] = T{0};
+  }
+}
+
 /// Runs the reduction for queries [b·kQueryBlock, (b+1)·kQueryBlock) over all keys.
-template <class Normalization, class Score, class Weighting, class Mask>
-[[gnu::always_inline]] inline void attend_query_block(const QueryTable& queries,
-                                                      const KeyTable& keys, const Score& score,
+template <class Normalization, class T, class Score, class Weighting, class Mask>
+[[gnu::always_inline]] inline void attend_query_block(const BasicQueryTable<T>& queries,
+                                                      const BasicKeyTable<T>& keys,
+                                                      const Score& score,
                                                       const Weighting& weighting, const Mask& mask,
                                                       AttentionOutput out, Index b,
-                                                      BlockScratch& scratch) {
+                                                      BasicBlockScratch<T>& scratch) {
+  using V = simd::vec<T>;
+  constexpr Index kL = kLanesOf<T>;
+  constexpr bool kWidened = Accumulation<T>::kWidened;
   constexpr double kNegInf = -std::numeric_limits<double>::infinity();
   const Index dv = output_dimension(keys, out);
   const Index i0 = b * kQueryBlock;
   const Index i1 = std::min(queries.n, i0 + kQueryBlock);
-  double* s = scratch.s.data();
+  T* s = scratch.s.data();
   double max_query_position = kNegInf;
   for (Index i = i0; i < i1; ++i)
     max_query_position = std::max(max_query_position, queries.position[i]);
   // Weightings without an exponential use the fixed shift m = 0.
   for (auto& st : scratch.state)
     st = Weighting::kOnlineMax ? OnlineSoftmax{} : OnlineSoftmax{0.0, 0.0};
-  for (double& v : scratch.lane_sum) v = 0.0;
-  for (Index c = 0; c < (i1 - i0) * dv * kLanes; ++c)
-    scratch.lane_acc[static_cast<std::size_t>(c)] = 0.0;
+  for (T& v : scratch.lane_sum) v = T{0};
+  for (Index c = 0; c < (i1 - i0) * dv * kL; ++c)
+    scratch.lane_acc[static_cast<std::size_t>(c)] = T{0};
+  if constexpr (kWidened) {
+    for (double& v : scratch.wide_sum) v = 0.0;
+    for (Index c = 0; c < (i1 - i0) * dv * kL; ++c)
+      scratch.wide_acc[static_cast<std::size_t>(c)] = 0.0;
+  }
+  // Accumulation<float>: the partial lanes of every query of the block into its double lanes.
+  auto flush_all = [&] {
+    if constexpr (kWidened) {
+      flush_lanes(scratch.lane_sum.data(), scratch.wide_sum.data(), (i1 - i0) * kL);
+      flush_lanes(scratch.lane_acc.data(), scratch.wide_acc.data(), (i1 - i0) * dv * kL);
+    }
+  };
 
   for (Index j0 = 0; j0 < keys.stride; j0 += keys.block) {
     const Index len = keys.block_length(j0);
     const Index j1 = j0 + len;
+    if constexpr (kWidened) {
+      // Flush points depend on the key index only (never on threads): every kFlushKeys keys.
+      if (j0 > 0 && j0 % Accumulation<T>::kFlushKeys == 0) flush_all();
+    }
     if (!mask.block_visible(keys, j0, len, max_query_position)) continue;
-    const double* key_block = keys.key_block(j0);
-    const double* value_block = keys.value_block(j0);
+    const T* key_block = keys.key_block(j0);
+    const T* value_block = keys.value_block(j0);
     for (Index i = i0; i < i1; ++i) {
-      const double* q = queries.query(i);
+      const T* q = queries.query(i);
       const double query_position = queries.position[i];
       // Pass 1: masked, prepared scores of the block and their maximum. Scores are formed
-      // kScoreChunks chunks at a time (the same operations per chunk, so the same bits), then
-      // prepared and maximised chunk by chunk in key order.
-      simd::v8d chunk_max = simd::broadcast(kNegInf);
+      // kScoreChunks (or 2) chunks at a time (the same operations per chunk, so the same bits),
+      // then prepared and maximised chunk by chunk in key order.
+      V chunk_max = simd::fill<T>(kNegInf);
       for (Index j = j0; j < j1;) {
-        simd::v8d raw[kScoreChunks];
+        V raw[kScoreChunks];
         int chunks = 1;
-        if (j + kScoreChunks * kLanes <= j1) {
+        if (j + kScoreChunks * kL <= j1) {
           score.template chunks<kScoreChunks>(q, key_block, keys.k, len, j - j0, raw);
           chunks = kScoreChunks;
+        } else if (j + 2 * kL <= j1) {
+          score.template chunks<2>(q, key_block, keys.k, len, j - j0, raw);
+          chunks = 2;
         } else {
           raw[0] = score.chunk(q, key_block, keys.k, len, j - j0);
         }
-        for (int u = 0; u < chunks; ++u, j += kLanes) {
-          const simd::v8d sj = weighting.prepare(mask.apply(query_position, keys, j, raw[u]),
-                                                 simd::load(keys.log_weight.data() + j));
+        for (int u = 0; u < chunks; ++u, j += kL) {
+          const V sj = weighting.prepare(mask.apply(query_position, keys, j, raw[u]),
+                                         simd::load(keys.log_weight.data() + j));
           simd::store(s + (j - j0), sj);
           chunk_max = simd::max(chunk_max, sj);
         }
       }
       OnlineSoftmax& st = scratch.state[static_cast<std::size_t>(i - i0)];
-      double* ls = scratch.lane_sum.data() + (i - i0) * kLanes;
-      double* la = scratch.lane_acc.data() + (i - i0) * dv * kLanes;
+      T* ls = scratch.lane_sum.data() + (i - i0) * kL;
+      T* la = scratch.lane_acc.data() + (i - i0) * dv * kL;
       if constexpr (Weighting::kOnlineMax) {
         const double block_max = simd::horizontal_max(chunk_max);
         if (block_max == kNegInf) continue;
         if (block_max > st.max) {
           const double r = Weighting::rescale(st.max, block_max);
-          for (Index l = 0; l < kLanes; ++l) ls[l] *= r;
-          for (Index c = 0; c < dv * kLanes; ++c) la[c] *= r;
+          if constexpr (kWidened) {
+            // The partials (relative to the old maximum) join the double lanes first.
+            double* ws = scratch.wide_sum.data() + (i - i0) * kL;
+            double* wa = scratch.wide_acc.data() + (i - i0) * dv * kL;
+            flush_lanes(ls, ws, kL);
+            flush_lanes(la, wa, dv * kL);
+            for (Index l = 0; l < kL; ++l) ws[l] *= r;
+            for (Index c = 0; c < dv * kL; ++c) wa[c] *= r;
+          } else {
+            for (Index l = 0; l < kL; ++l) ls[l] *= r;
+            for (Index c = 0; c < dv * kL; ++c) la[c] *= r;
+          }
           st.max = block_max;
         }
       }
       // Pass 2: weights p_ij e^{−m} and their lane sums. Lane l of every partial sum accumulates
-      // keys j ≡ l (mod kLanes), in key order.
-      simd::v8d lane_sum = simd::load(ls);
-      for (Index j = j0; j < j1; j += kLanes) {
-        const simd::v8d p =
+      // keys j ≡ l (mod kL), in key order.
+      V lane_sum = simd::load(ls);
+      for (Index j = j0; j < j1; j += kL) {
+        const V p =
             weighting.weight(simd::load(s + (j - j0)), simd::load(keys.weight.data() + j), st.max);
         simd::store(s + (j - j0), p);
         lane_sum += p;
@@ -138,21 +223,35 @@ template <class Normalization, class Score, class Weighting, class Mask>
       simd::store(ls, lane_sum);
       // Pass 3: Σ_j p_ij v_j, one value component at a time.
       for (Index c = 0; c < dv; ++c) {
-        const double* v = value_block + c * len;
-        simd::v8d a = simd::load(la + c * kLanes);
-        for (Index jj = 0; jj < len; jj += kLanes) a += simd::load(s + jj) * simd::load(v + jj);
-        simd::store(la + c * kLanes, a);
+        const T* v = value_block + c * len;
+        V a = simd::load(la + c * kL);
+        for (Index jj = 0; jj < len; jj += kL) a += simd::load(s + jj) * simd::load(v + jj);
+        simd::store(la + c * kL, a);
       }
     }
   }
+  flush_all();
 
   for (Index i = i0; i < i1; ++i) {
     OnlineSoftmax& st = scratch.state[static_cast<std::size_t>(i - i0)];
-    const double* ls = scratch.lane_sum.data() + (i - i0) * kLanes;
-    const double* la = scratch.lane_acc.data() + (i - i0) * dv * kLanes;
-    st.sum = simd::horizontal_sum(simd::load(ls));
-    for (Index c = 0; c < dv; ++c)
-      scratch.acc[static_cast<std::size_t>(c)] = simd::horizontal_sum(simd::load(la + c * kLanes));
+    if constexpr (kWidened) {
+      // Σ of the double lanes in index order.
+      auto lane_total = [](const double* lanes) {
+        double total = lanes[0];
+        for (Index l = 1; l < kL; ++l) total += lanes[l];
+        return total;
+      };
+      st.sum = lane_total(scratch.wide_sum.data() + (i - i0) * kL);
+      const double* wa = scratch.wide_acc.data() + (i - i0) * dv * kL;
+      for (Index c = 0; c < dv; ++c)
+        scratch.acc[static_cast<std::size_t>(c)] = lane_total(wa + c * kL);
+    } else {
+      const double* ls = scratch.lane_sum.data() + (i - i0) * kL;
+      const double* la = scratch.lane_acc.data() + (i - i0) * dv * kL;
+      st.sum = simd::horizontal_sum(simd::load(ls));
+      for (Index c = 0; c < dv; ++c)
+        scratch.acc[static_cast<std::size_t>(c)] = simd::horizontal_sum(simd::load(la + c * kL));
+    }
     if (out.values != nullptr)
       Normalization::finalize(st, scratch.acc.data(), dv, out.values + i * dv);
     if (out.log_partition != nullptr) out.log_partition[i] = st.log_partition();
@@ -160,16 +259,16 @@ template <class Normalization, class Score, class Weighting, class Mask>
 }
 
 /// Calls block(b, scratch) for every query block, over OpenMP threads when the work is large.
-template <class BlockFn>
-void for_each_query_block(const QueryTable& queries, const KeyTable& keys, AttentionOutput out,
-                          BlockFn&& block) {
+template <class T, class BlockFn>
+void for_each_query_block(const BasicQueryTable<T>& queries, const BasicKeyTable<T>& keys,
+                          AttentionOutput out, BlockFn&& block) {
   const Index dv = output_dimension(keys, out);
   const Index n_blocks = (queries.n + kQueryBlock - 1) / kQueryBlock;
   const bool parallel =
       n_blocks > 1 && queries.n * keys.stride * (keys.k + dv + 1) > kParallelPairWork;
 #pragma omp parallel if (parallel)
   {
-    BlockScratch scratch(dv);
+    BasicBlockScratch<T> scratch(dv);
 #pragma omp for schedule(static)
     for (Index b = 0; b < n_blocks; ++b) block(b, scratch);
   }
@@ -177,10 +276,11 @@ void for_each_query_block(const QueryTable& queries, const KeyTable& keys, Atten
 
 /// Streams all keys past all queries (portable build of the engine; dispatch.cpp runs the same
 /// code compiled for the machine's vector instructions).
-template <class Normalization, class Score, class Weighting, class Mask>
-void stream_attention(const QueryTable& queries, const KeyTable& keys, const Score& score,
-                      const Weighting& weighting, const Mask& mask, AttentionOutput out) {
-  for_each_query_block(queries, keys, out, [&](Index b, BlockScratch& scratch) {
+template <class Normalization, class T, class Score, class Weighting, class Mask>
+void stream_attention(const BasicQueryTable<T>& queries, const BasicKeyTable<T>& keys,
+                      const Score& score, const Weighting& weighting, const Mask& mask,
+                      AttentionOutput out) {
+  for_each_query_block(queries, keys, out, [&](Index b, BasicBlockScratch<T>& scratch) {
     attend_query_block<Normalization>(queries, keys, score, weighting, mask, out, b, scratch);
   });
 }

@@ -1,8 +1,9 @@
 #pragma once
 // Weighting policies: how (masked) scores s_ij and key masses w_j become the non-negative weights
-// p_ij that the engine sums (DESIGN principle 2), eight keys at a time. Exponential kernels keep an
-// online maximum m so that e^{s−m} never overflows (OnlineSoftmax); kernels without an exponential
-// use a fixed shift m = 0.
+// p_ij that the engine sums (DESIGN principle 2), one vector of keys at a time (V = simd::v8d, or
+// simd::v16f in the float32 engine; the running maximum m stays a double, OnlineSoftmax).
+// Exponential kernels keep an online maximum m so that e^{s−m} never overflows; kernels without an
+// exponential use a fixed shift m = 0.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -19,12 +20,17 @@ struct ExpWeights {
   static constexpr bool kOnlineMax = true;
 
   /// The quantity whose running maximum is kept: s + log w (massless keys give −∞).
-  [[gnu::always_inline]] simd::v8d prepare(simd::v8d s, simd::v8d log_w) const { return s + log_w; }
+  template <class V>
+  [[gnu::always_inline]] V prepare(V s, V log_w) const {
+    return s + log_w;
+  }
   /// The factor that moves partial sums from maximum m to m_new ≥ m.
   static double rescale(double m, double m_new) { return OnlineSoftmax::rescale(m, m_new); }
-  /// p e^{−m} = e^{s + log w − m} from the prepared score (simd::exp; error in fast_exp.hpp).
-  [[gnu::always_inline]] simd::v8d weight(simd::v8d prepared, simd::v8d, double m) const {
-    return simd::exp(prepared - m);
+  /// p e^{−m} = e^{s + log w − m} from the prepared score (simd::exp; error in simd.hpp). In the
+  /// float32 engine m is the maximum of float scores, so it is exact as a float.
+  template <class V>
+  [[gnu::always_inline]] V weight(V prepared, V, double m) const {
+    return simd::exp(prepared - static_cast<simd::scalar_of<V>>(m));
   }
 };
 
@@ -37,11 +43,15 @@ struct SigmoidWeights {
   static constexpr bool kOnlineMax = false;
   double exp_bias;  ///< e^b
 
-  [[gnu::always_inline]] simd::v8d prepare(simd::v8d s, simd::v8d) const { return s; }
+  template <class V>
+  [[gnu::always_inline]] V prepare(V s, V) const {
+    return s;
+  }
   static double rescale(double, double) { return 1.0; }
   /// w / (e^b + e^{−s}); masked keys (s = −∞) give 0, large scores w e^{−b}.
-  [[gnu::always_inline]] simd::v8d weight(simd::v8d s, simd::v8d w, double) const {
-    return w / (exp_bias + simd::exp(-s));
+  template <class V>
+  [[gnu::always_inline]] V weight(V s, V w, double) const {
+    return w / (static_cast<simd::scalar_of<V>>(exp_bias) + simd::exp(-s));
   }
 };
 
@@ -52,15 +62,18 @@ struct HardmaxWeights {
   static constexpr bool kOnlineMax = true;
 
   /// Massless keys are excluded (−∞).
-  [[gnu::always_inline]] simd::v8d prepare(simd::v8d s, simd::v8d log_w) const {
-    const simd::v8d neg_inf = simd::broadcast(-std::numeric_limits<double>::infinity());
+  template <class V>
+  [[gnu::always_inline]] V prepare(V s, V log_w) const {
+    const V neg_inf = simd::fill<simd::scalar_of<V>>(-std::numeric_limits<double>::infinity());
     return log_w == neg_inf ? neg_inf : s;
   }
   /// A strictly larger maximum discards everything seen so far.
   static double rescale(double m, double m_new) { return m_new > m ? 0.0 : 1.0; }
-  /// w if s = m, else 0.
-  [[gnu::always_inline]] simd::v8d weight(simd::v8d s, simd::v8d w, double m) const {
-    return s == m ? w : simd::broadcast(0.0);
+  /// w if s = m, else 0 (m is one of the scores, so exact in the scores' type).
+  template <class V>
+  [[gnu::always_inline]] V weight(V s, V w, double m) const {
+    using T = simd::scalar_of<V>;
+    return s == static_cast<T>(m) ? w : simd::fill<T>(0.0);
   }
 };
 

@@ -36,9 +36,16 @@ void AttentionField::evaluate_head(const Head& head, const Matrix& x, double* lo
   const Index n = x.rows();
   const KernelSettings kernel{model_.kernel, model_.causal, model_.beta, sigmoid_bias_};
   const ProjectionKinds& kinds = kinds_[static_cast<std::size_t>(&head - model_.heads.data())];
+  head_out_.resize(static_cast<std::size_t>(n * head.V.rows()));
+  if (model_.precision == Precision::float32) {
+    // validate_model() rules out sinkhorn here: every other kernel is one streaming pass.
+    fill_queries(head.Q, x, positions_, queries32_, kinds.q);
+    fill_keys(head.K, &head.V, x, weights_, positions_, keys32_, kinds.k, kinds.v);
+    attend(kernel, queries32_, keys32_, AttentionOutput{head_out_.data(), log_z});
+    return;
+  }
   fill_queries(head.Q, x, positions_, queries_, kinds.q);
   fill_keys(head.K, &head.V, x, weights_, positions_, keys_, kinds.k, kinds.v);
-  head_out_.resize(static_cast<std::size_t>(n * head.V.rows()));
   if (model_.kernel != KernelKind::sinkhorn) {
     attend(kernel, queries_, keys_, AttentionOutput{head_out_.data(), log_z});
     return;

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "attnflow/mask.hpp"
 #include "attnflow/normalization.hpp"
@@ -26,19 +27,27 @@ namespace attnflow {
 
 namespace {
 
-/// The arguments every block function takes.
+/// The arguments every block function takes (tables of scalars T).
+template <class T>
 struct BlockCall {
-  const QueryTable& queries;
-  const KeyTable& keys;
+  const BasicQueryTable<T>& queries;
+  const BasicKeyTable<T>& keys;
   AttentionOutput out;
   double beta;
   double exp_bias;
 };
 
-#define ATTNFLOW_BLOCK_FUNCTION(name, Normalization, score, weighting, Mask)                 \
-  ATTNFLOW_SIMD_CLONES void name(const BlockCall& c, Index b, BlockScratch& scratch) {       \
-    attend_query_block<Normalization>(c.queries, c.keys, score, weighting, Mask{}, c.out, b, \
-                                      scratch);                                              \
+// Two functions per combination: `name` over float64 tables and `name_f32` over float32 tables
+// (model.precision), the same engine instantiated for the two scalar types.
+#define ATTNFLOW_BLOCK_FUNCTION(name, Normalization, score, weighting, Mask)                   \
+  ATTNFLOW_SIMD_CLONES void name(const BlockCall<double>& c, Index b, BlockScratch& scratch) { \
+    attend_query_block<Normalization>(c.queries, c.keys, score, weighting, Mask{}, c.out, b,   \
+                                      scratch);                                                \
+  }                                                                                            \
+  ATTNFLOW_SIMD_CLONES void name##_f32(const BlockCall<float>& c, Index b,                     \
+                                       BasicBlockScratch<float>& scratch) {                    \
+    attend_query_block<Normalization>(c.queries, c.keys, score, weighting, Mask{}, c.out, b,   \
+                                      scratch);                                                \
   }
 
 ATTNFLOW_BLOCK_FUNCTION(softmax_full, RowSoftmax, DotScore{c.beta}, ExpWeights{}, FullMask)
@@ -56,39 +65,66 @@ ATTNFLOW_BLOCK_FUNCTION(hardmax_causal, RowSoftmax, DotScore{c.beta}, HardmaxWei
 
 #undef ATTNFLOW_BLOCK_FUNCTION
 
-using BlockFunction = void (*)(const BlockCall&, Index, BlockScratch&);
+template <class T>
+using BlockFunction = void (*)(const BlockCall<T>&, Index, BasicBlockScratch<T>&);
 
-void run_blocks(BlockFunction fn, const BlockCall& call) {
+template <class T>
+void run_blocks(BlockFunction<T> fn, const BlockCall<T>& call) {
   for_each_query_block(call.queries, call.keys, call.out,
-                       [&](Index b, BlockScratch& scratch) { fn(call, b, scratch); });
+                       [&](Index b, BasicBlockScratch<T>& scratch) { fn(call, b, scratch); });
+}
+
+/// The block function of a kernel and mask for tables of T.
+template <class T>
+BlockFunction<T> block_function(KernelKind kind, bool causal) {
+#define ATTNFLOW_PICK(name)                 \
+  [] {                                      \
+    if constexpr (std::is_same_v<T, float>) \
+      return &name##_f32;                   \
+    else                                    \
+      return &name;                         \
+  }()
+  switch (kind) {
+    case KernelKind::softmax:
+    case KernelKind::sinkhorn:
+      return causal ? ATTNFLOW_PICK(softmax_causal) : ATTNFLOW_PICK(softmax_full);
+    case KernelKind::usa:
+      return causal ? ATTNFLOW_PICK(usa_causal) : ATTNFLOW_PICK(usa_full);
+    case KernelKind::l2:
+      return causal ? ATTNFLOW_PICK(l2_causal) : ATTNFLOW_PICK(l2_full);
+    case KernelKind::sigmoid:
+      return causal ? ATTNFLOW_PICK(sigmoid_causal) : ATTNFLOW_PICK(sigmoid_full);
+    case KernelKind::hardmax:
+      return causal ? ATTNFLOW_PICK(hardmax_causal) : ATTNFLOW_PICK(hardmax_full);
+  }
+#undef ATTNFLOW_PICK
+  throw std::logic_error("attend: kernel " + std::to_string(static_cast<int>(kind)) +
+                         " is not registered");
+}
+
+template <class T>
+void attend_tables(const KernelSettings& kernel, const BasicQueryTable<T>& queries,
+                   const BasicKeyTable<T>& keys, AttentionOutput out) {
+  const BlockCall<T> call{queries, keys, out, kernel.beta, std::exp(kernel.sigmoid_bias)};
+  run_blocks(block_function<T>(kernel.kind, kernel.causal), call);
 }
 
 }  // namespace
 
 void attend(const KernelSettings& kernel, const QueryTable& queries, const KeyTable& keys,
             AttentionOutput out) {
-  const BlockCall call{queries, keys, out, kernel.beta, std::exp(kernel.sigmoid_bias)};
-  const bool c = kernel.causal;
-  switch (kernel.kind) {
-    case KernelKind::softmax:
-    case KernelKind::sinkhorn:
-      return run_blocks(c ? softmax_causal : softmax_full, call);
-    case KernelKind::usa:
-      return run_blocks(c ? usa_causal : usa_full, call);
-    case KernelKind::l2:
-      return run_blocks(c ? l2_causal : l2_full, call);
-    case KernelKind::sigmoid:
-      return run_blocks(c ? sigmoid_causal : sigmoid_full, call);
-    case KernelKind::hardmax:
-      return run_blocks(c ? hardmax_causal : hardmax_full, call);
-  }
-  throw std::logic_error("attend: kernel " + std::to_string(static_cast<int>(kernel.kind)) +
-                         " is not registered");
+  attend_tables(kernel, queries, keys, out);
+}
+
+void attend(const KernelSettings& kernel, const QueryTable32& queries, const KeyTable32& keys,
+            AttentionOutput out) {
+  attend_tables(kernel, queries, keys, out);
 }
 
 void attend_unnormalized(bool causal, double beta, const QueryTable& queries, const KeyTable& keys,
                          AttentionOutput out) {
-  run_blocks(causal ? usa_causal : usa_full, BlockCall{queries, keys, out, beta, 1.0});
+  run_blocks<double>(causal ? usa_causal : usa_full,
+                     BlockCall<double>{queries, keys, out, beta, 1.0});
 }
 
 }  // namespace attnflow

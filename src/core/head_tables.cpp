@@ -37,8 +37,9 @@ bool resolve(Projection kind, const Matrix& m) {
 
 }  // namespace
 
+template <class T>
 void fill_queries(const Matrix& P, const Matrix& x, const std::vector<double>& positions,
-                  QueryTable& out, Projection p_kind) {
+                  BasicQueryTable<T>& out, Projection p_kind) {
   const Index n = x.rows();
   const Index d = x.cols();
   const Index k = P.rows();
@@ -51,23 +52,24 @@ void fill_queries(const Matrix& P, const Matrix& x, const std::vector<double>& p
 #pragma omp parallel for schedule(static) if (n > kParallelTokens)
   for (Index i = 0; i < n; ++i) {
     const double* xi = x.data() + i * d;
-    double* qi = out.queries.data() + i * k;
+    T* qi = out.queries.data() + i * k;
     if (identity) {
-      std::copy(xi, xi + d, qi);
+      for (Index c = 0; c < d; ++c) qi[c] = static_cast<T>(xi[c]);
       continue;
     }
     for (Index a = 0; a < k; ++a) {
       const double* pa = P.data() + a * d;
       double s = 0.0;
       for (Index c = 0; c < d; ++c) s += pa[c] * xi[c];
-      qi[a] = s;
+      qi[a] = static_cast<T>(s);
     }
   }
 }
 
+template <class T>
 void fill_keys(const Matrix& R, const Matrix* U, const Matrix& x,
                const std::vector<double>& weights, const std::vector<double>& positions,
-               KeyTable& out, Projection r_kind, Projection u_kind) {
+               BasicKeyTable<T>& out, Projection r_kind, Projection u_kind) {
   const Index n = x.rows();
   const Index d = x.cols();
   const Index k = R.rows();
@@ -84,38 +86,47 @@ void fill_keys(const Matrix& R, const Matrix* U, const Matrix& x,
     const Index j0 = b * out.block;
     const Index len = out.block_length(j0);
     const Index j1 = std::min(n, j0 + len);
-    double* key_block = out.keys.data() + j0 * k;
-    double* value_block = out.values.data() + j0 * dv;
+    T* key_block = out.keys.data() + j0 * k;
+    T* value_block = out.values.data() + j0 * dv;
     for (Index j = j0; j < j1; ++j) {
       const double* xj = x.data() + j * d;
       const Index jj = j - j0;
       for (Index a = 0; a < k; ++a) {
         if (r_identity) {
-          key_block[a * len + jj] = xj[a];
+          key_block[a * len + jj] = static_cast<T>(xj[a]);
           continue;
         }
         const double* ra = R.data() + a * d;
         double s = 0.0;
         for (Index c = 0; c < d; ++c) s += ra[c] * xj[c];
-        key_block[a * len + jj] = s;
+        key_block[a * len + jj] = static_cast<T>(s);
       }
       for (Index a = 0; a < dv; ++a) {
         if (u_identity) {
-          value_block[a * len + jj] = xj[a];
+          value_block[a * len + jj] = static_cast<T>(xj[a]);
           continue;
         }
         const double* ua = U->data() + a * d;
         double s = 0.0;
         for (Index c = 0; c < d; ++c) s += ua[c] * xj[c];
-        value_block[a * len + jj] = s;
+        value_block[a * len + jj] = static_cast<T>(s);
       }
       const double w = weights[static_cast<std::size_t>(j)];
       out.log_weight[static_cast<std::size_t>(j)] =
-          w > 0.0 ? std::log(w) : -std::numeric_limits<double>::infinity();
-      out.weight[static_cast<std::size_t>(j)] = w;
+          static_cast<T>(w > 0.0 ? std::log(w) : -std::numeric_limits<double>::infinity());
+      out.weight[static_cast<std::size_t>(j)] = static_cast<T>(w);
       out.position[static_cast<std::size_t>(j)] = positions[static_cast<std::size_t>(j)];
     }
   }
 }
+
+template void fill_queries(const Matrix&, const Matrix&, const std::vector<double>&, QueryTable&,
+                           Projection);
+template void fill_queries(const Matrix&, const Matrix&, const std::vector<double>&, QueryTable32&,
+                           Projection);
+template void fill_keys(const Matrix&, const Matrix*, const Matrix&, const std::vector<double>&,
+                        const std::vector<double>&, KeyTable&, Projection, Projection);
+template void fill_keys(const Matrix&, const Matrix*, const Matrix&, const std::vector<double>&,
+                        const std::vector<double>&, KeyTable32&, Projection, Projection);
 
 }  // namespace attnflow

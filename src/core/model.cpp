@@ -82,6 +82,16 @@ void require_finite(const Matrix& m, const std::string& key) {
 
 }  // namespace
 
+std::string_view precision_name(Precision p) {
+  return p == Precision::float32 ? "float32" : "float64";
+}
+
+Precision precision_from_name(std::string_view name, const std::string& key) {
+  for (Precision p : {Precision::float64, Precision::float32})
+    if (precision_name(p) == name) return p;
+  throw InputError(key, "unknown precision '" + std::string(name) + "'; allowed: float64, float32");
+}
+
 void validate_model(const Model& model, Index d, bool heads_listed) {
   if (!std::isfinite(model.beta) || model.beta <= 0.0)
     throw InputError("model.beta", "must be finite and > 0, got " + format_number(model.beta));
@@ -121,6 +131,10 @@ void validate_model(const Model& model, Index d, bool heads_listed) {
                                      : model.kernel == KernelKind::sinkhorn ? "sinkhorn"
                                                                             : "hardmax") +
                          "'");
+  if (model.precision == Precision::float32 && model.kernel == KernelKind::sinkhorn)
+    throw InputError("model.precision",
+                     "'float32' is not available with the sinkhorn kernel (its potentials are "
+                     "iterated to model.sinkhorn_tol in float64); use float64");
   if (model.kernel == KernelKind::sinkhorn && model.causal)
     throw InputError("model.causal",
                      "the sinkhorn kernel cannot be masked: a causal plan has no doubly "

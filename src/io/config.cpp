@@ -29,7 +29,7 @@ Model parse_model(const toml::table* t, const MatrixContext& ctx) {
   check_keys(*t, "model",
              {"geometry", "kernel", "beta", "Q", "K", "V", "W", "heads", "causal", "sigmoid_bias",
               "sinkhorn_iters", "sinkhorn_tol", "normalization", "mix_tau", "ngpt_alpha", "noise",
-              "noise_seed", "head_normalization"});
+              "noise_seed", "head_normalization", "precision"});
   if (const auto* n = t->get("geometry")) {
     const std::string name = to_string(*n, "model.geometry");
     m.geometry = geometry_from_name(name, "model.geometry");
@@ -61,6 +61,8 @@ Model parse_model(const toml::table* t, const MatrixContext& ctx) {
   if (const auto* n = t->get("head_normalization"))
     m.head_normalization = head_normalization_from_name(to_string(*n, "model.head_normalization"),
                                                         "model.head_normalization");
+  if (const auto* n = t->get("precision"))
+    m.precision = precision_from_name(to_string(*n, "model.precision"), "model.precision");
   if (const auto* n = t->get("sigmoid_bias"))
     m.sigmoid_bias = finite_number(*n, "model.sigmoid_bias");
   if (const auto* n = t->get("sinkhorn_iters")) {
@@ -341,6 +343,8 @@ RunConfig parse_config(const std::string& text, const std::vector<std::string>& 
   if (cfg.model.head_normalization != HeadNormalization::per_head)
     rm.insert("head_normalization",
               std::string(head_normalization_name(cfg.model.head_normalization)));
+  if (cfg.model.precision != Precision::float64)
+    rm.insert("precision", std::string(precision_name(cfg.model.precision)));
   if (cfg.model.noise > 0.0) {
     rm.insert("noise", cfg.model.noise);
     rm.insert("noise_seed", static_cast<std::int64_t>(cfg.model.noise_seed));

@@ -24,7 +24,7 @@ CASES = [
     ("unknown_key", VALID.replace("beta = 1.0", "beta = 1.0\nbetta = 2"),
      "error: model.betta: unknown key; allowed: geometry, kernel, beta, Q, K, V, W, heads, causal, "
      "sigmoid_bias, sinkhorn_iters, sinkhorn_tol, normalization, mix_tau, ngpt_alpha, noise, noise_seed, "
-     "head_normalization"),
+     "head_normalization, precision"),
     ("unknown_section", VALID + "\n[solver]\nx = 1\n",
      "error: solver: unknown section; allowed: model, init, integrate, output"),
     ("negative_beta", VALID.replace("beta = 1.0", "beta = -1"), "error: model.beta: must be finite and > 0, got -1"),
@@ -74,6 +74,13 @@ CASES = [
      "with model.noise > 0 Ito's formula adds a term it does not contain"),
     ("head_normalization", VALID.replace("beta = 1.0", 'beta = 1.0\nhead_normalization = "joint"'),
      "error: model.head_normalization: unknown head normalization 'joint'; allowed: per_head, shared"),
+    ("precision", VALID.replace("beta = 1.0", 'beta = 1.0\nprecision = "float16"'),
+     "error: model.precision: unknown precision 'float16'; allowed: float64, float32"),
+    ("precision_type", VALID.replace("beta = 1.0", "beta = 1.0\nprecision = 32"),
+     "error: model.precision: must be a string, got an integer"),
+    ("precision_sinkhorn", VALID.replace("beta = 1.0", 'beta = 1.0\nkernel = "sinkhorn"\nprecision = "float32"'),
+     "error: model.precision: 'float32' is not available with the sinkhorn kernel (its potentials are "
+     "iterated to model.sinkhorn_tol in float64); use float64"),
     ("shared_usa", VALID.replace("beta = 1.0", 'beta = 1.0\nkernel = "usa"\nhead_normalization = "shared"'),
      "error: model.head_normalization: 'shared' normalises one softmax over all heads and needs kernel "
      "softmax or l2, got 'usa'"),
