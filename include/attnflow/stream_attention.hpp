@@ -221,8 +221,27 @@ template <class Normalization, class T, class Score, class Weighting, class Mask
         lane_sum += p;
       }
       simd::store(ls, lane_sum);
-      // Pass 3: Σ_j p_ij v_j, one value component at a time.
-      for (Index c = 0; c < dv; ++c) {
+      // Pass 3: Σ_j p_ij v_j. Four value components at a time share each load of p and run four
+      // independent add chains (one chain was bound by the add latency at large dv); every
+      // component still sums its keys in the same order, so the bits do not change.
+      Index c = 0;
+      for (; c + 4 <= dv; c += 4) {
+        const T* v = value_block + c * len;
+        V a0 = simd::load(la + c * kL), a1 = simd::load(la + (c + 1) * kL);
+        V a2 = simd::load(la + (c + 2) * kL), a3 = simd::load(la + (c + 3) * kL);
+        for (Index jj = 0; jj < len; jj += kL) {
+          const V p = simd::load(s + jj);
+          a0 += p * simd::load(v + jj);
+          a1 += p * simd::load(v + len + jj);
+          a2 += p * simd::load(v + 2 * len + jj);
+          a3 += p * simd::load(v + 3 * len + jj);
+        }
+        simd::store(la + c * kL, a0);
+        simd::store(la + (c + 1) * kL, a1);
+        simd::store(la + (c + 2) * kL, a2);
+        simd::store(la + (c + 3) * kL, a3);
+      }
+      for (; c < dv; ++c) {
         const T* v = value_block + c * len;
         V a = simd::load(la + c * kL);
         for (Index jj = 0; jj < len; jj += kL) a += simd::load(s + jj) * simd::load(v + jj);
