@@ -21,19 +21,25 @@ struct DotScore {
     return dot * static_cast<T>(beta);
   }
 
-  /// out[u] = chunk(q, block, k, len, jj + u·kLanesOf<T>) for u < kChunks, bitwise: each chunk's
-  /// sum runs over c in the same order. Interleaving independent chunks hides the add latency of
-  /// the one-accumulator chain, which bounded large-k scores (k = 64: one add per ~4 cycles).
-  template <int kChunks, class T>
-  [[gnu::always_inline]] void chunks(const T* q, const T* block, Index k, Index len, Index jj,
-                                     simd::vec<T>* out) const {
+  /// out[g][u] = chunk(q[g], block, k, len, jj + u·kLanesOf<T>) for u < kChunks and G queries,
+  /// bitwise: every (g, u) sum runs over c in the same order as chunk(). Each key load serves all
+  /// G queries, and the G·kChunks independent chains hide the add latency of one chain, which
+  /// bounded large-k scores (k = 64: one add per ~4 cycles).
+  template <int kChunks, int G, class T, int kStride>
+  [[gnu::always_inline]] void chunks(const T* const* q, const T* block, Index k, Index len,
+                                     Index jj, simd::vec<T> (*out)[kStride]) const {
+    static_assert(kChunks <= kStride);
     constexpr Index kL = kLanesOf<T>;
-    simd::vec<T> dot[kChunks] = {};
+    simd::vec<T> dot[G][kChunks] = {};
     for (Index c = 0; c < k; ++c) {
       const T* row = block + c * len + jj;
-      for (int u = 0; u < kChunks; ++u) dot[u] += q[c] * simd::load(row + u * kL);
+      for (int u = 0; u < kChunks; ++u) {
+        const simd::vec<T> key = simd::load(row + u * kL);
+        for (int g = 0; g < G; ++g) dot[g][u] += q[g][c] * key;
+      }
     }
-    for (int u = 0; u < kChunks; ++u) out[u] = dot[u] * static_cast<T>(beta);
+    for (int g = 0; g < G; ++g)
+      for (int u = 0; u < kChunks; ++u) out[g][u] = dot[g][u] * static_cast<T>(beta);
   }
 };
 
@@ -54,20 +60,25 @@ struct L2Score {
     return dist * -static_cast<T>(beta);
   }
 
-  /// out[u] = chunk(q, block, k, len, jj + u·kLanesOf<T>) for u < kChunks, bitwise (see DotScore).
-  template <int kChunks, class T>
-  [[gnu::always_inline]] void chunks(const T* q, const T* block, Index k, Index len, Index jj,
-                                     simd::vec<T>* out) const {
+  /// out[g][u] = chunk(q[g], ...) for G queries sharing each key load, bitwise (see DotScore).
+  template <int kChunks, int G, class T, int kStride>
+  [[gnu::always_inline]] void chunks(const T* const* q, const T* block, Index k, Index len,
+                                     Index jj, simd::vec<T> (*out)[kStride]) const {
+    static_assert(kChunks <= kStride);
     constexpr Index kL = kLanesOf<T>;
-    simd::vec<T> dist[kChunks] = {};
+    simd::vec<T> dist[G][kChunks] = {};
     for (Index c = 0; c < k; ++c) {
       const T* row = block + c * len + jj;
       for (int u = 0; u < kChunks; ++u) {
-        const simd::vec<T> diff = q[c] - simd::load(row + u * kL);
-        dist[u] += diff * diff;
+        const simd::vec<T> key = simd::load(row + u * kL);
+        for (int g = 0; g < G; ++g) {
+          const simd::vec<T> diff = q[g][c] - key;
+          dist[g][u] += diff * diff;
+        }
       }
     }
-    for (int u = 0; u < kChunks; ++u) out[u] = dist[u] * -static_cast<T>(beta);
+    for (int g = 0; g < G; ++g)
+      for (int u = 0; u < kChunks; ++u) out[g][u] = dist[g][u] * -static_cast<T>(beta);
   }
 };
 

@@ -41,6 +41,9 @@ struct AttentionOutput {
 /// (independent accumulator chains); fewer (2, then 1) where a block has fewer keys left.
 inline constexpr int kScoreChunks = 4;
 
+/// Queries that share the key and value loads of one block (see attend_query_block).
+inline constexpr int kQueryGroup = 4;
+
 /// How the per-query sums Σ_j p_ij and Σ_j p_ij v_j are accumulated by an engine over tables of
 /// scalars T (the accumulator policy of the precision).
 ///  * double: the lane sums are the state itself, across all key blocks (kWidened = false).
@@ -82,7 +85,7 @@ struct BasicBlockScratch {
   std::vector<double> acc;
 
   explicit BasicBlockScratch(Index dv)
-      : s(kKeyBlock),
+      : s(kQueryGroup * kKeyBlock),
         state(kQueryBlock),
         lane_sum(kQueryBlock * kL),
         lane_acc_storage(new T[static_cast<std::size_t>(kQueryBlock * dv * kL)]),
@@ -111,6 +114,43 @@ template <class T>
   for (Index c = 0; c < n; ++c) {
     wide[c] += static_cast<double>(partial[c]);
     partial[c] = T{0};
+  }
+}
+
+/// acc[g][c·kL .. c·kL + kL) += Σ_jj p[g][jj..] · v_c[jj..] over the block's len keys, for G
+/// queries and every value component c (value block layout: component-major, `len` per row).
+template <int G, class T>
+[[gnu::always_inline]] inline void accumulate_values(T* const* p, const T* value_block, Index len,
+                                                     Index dv, T* const* acc) {
+  using V = simd::vec<T>;
+  constexpr Index kL = kLanesOf<T>;
+  Index c = 0;
+  for (; c + 4 <= dv; c += 4) {
+    const T* v = value_block + c * len;
+    V a[G][4];
+    for (int g = 0; g < G; ++g)
+      for (int r = 0; r < 4; ++r) a[g][r] = simd::load(acc[g] + (c + r) * kL);
+    for (Index jj = 0; jj < len; jj += kL) {
+      const V v0 = simd::load(v + jj), v1 = simd::load(v + len + jj);
+      const V v2 = simd::load(v + 2 * len + jj), v3 = simd::load(v + 3 * len + jj);
+      for (int g = 0; g < G; ++g) {
+        const V pg = simd::load(p[g] + jj);
+        a[g][0] += pg * v0;
+        a[g][1] += pg * v1;
+        a[g][2] += pg * v2;
+        a[g][3] += pg * v3;
+      }
+    }
+    for (int g = 0; g < G; ++g)
+      for (int r = 0; r < 4; ++r) simd::store(acc[g] + (c + r) * kL, a[g][r]);
+  }
+  for (; c < dv; ++c) {
+    const T* v = value_block + c * len;
+    for (int g = 0; g < G; ++g) {
+      V a = simd::load(acc[g] + c * kL);
+      for (Index jj = 0; jj < len; jj += kL) a += simd::load(p[g] + jj) * simd::load(v + jj);
+      simd::store(acc[g] + c * kL, a);
+    }
   }
 }
 
@@ -162,92 +202,106 @@ template <class Normalization, class T, class Score, class Weighting, class Mask
     if (!mask.block_visible(keys, j0, len, max_query_position)) continue;
     const T* key_block = keys.key_block(j0);
     const T* value_block = keys.value_block(j0);
-    for (Index i = i0; i < i1; ++i) {
-      const T* q = queries.query(i);
-      const double query_position = queries.position[i];
+    // G consecutive queries at a time (kQueryGroup, then 1 for the rest): pass 1 loads each key
+    // once for all G, pass 3 each value once; every query's own operations and their order are
+    // those of G = 1, so the bits do not depend on G.
+    // (Force-inlined: a lambda is a function of its own, which target_clones would otherwise
+    // compile for the baseline instruction set.)
+    auto attend_group = [&]<int G>(Index ig) __attribute__((always_inline)) {
+      const T* q[G];
+      double query_position[G];
+      T* sg[G];
+      V chunk_max[G];
+      for (int g = 0; g < G; ++g) {
+        q[g] = queries.query(ig + g);
+        query_position[g] = queries.position[ig + g];
+        sg[g] = s + g * kKeyBlock;
+        chunk_max[g] = simd::fill<T>(kNegInf);
+      }
       // Pass 1: masked, prepared scores of the block and their maximum. Scores are formed
       // kScoreChunks (or 2) chunks at a time (the same operations per chunk, so the same bits),
       // then prepared and maximised chunk by chunk in key order.
-      V chunk_max = simd::fill<T>(kNegInf);
       for (Index j = j0; j < j1;) {
-        V raw[kScoreChunks];
+        V raw[G][kScoreChunks];
         int chunks = 1;
         if (j + kScoreChunks * kL <= j1) {
-          score.template chunks<kScoreChunks>(q, key_block, keys.k, len, j - j0, raw);
+          score.template chunks<kScoreChunks, G>(q, key_block, keys.k, len, j - j0, raw);
           chunks = kScoreChunks;
         } else if (j + 2 * kL <= j1) {
-          score.template chunks<2>(q, key_block, keys.k, len, j - j0, raw);
+          score.template chunks<2, G>(q, key_block, keys.k, len, j - j0, raw);
           chunks = 2;
         } else {
-          raw[0] = score.chunk(q, key_block, keys.k, len, j - j0);
+          score.template chunks<1, G>(q, key_block, keys.k, len, j - j0, raw);
         }
         for (int u = 0; u < chunks; ++u, j += kL) {
-          const V sj = weighting.prepare(mask.apply(query_position, keys, j, raw[u]),
-                                         simd::load(keys.log_weight.data() + j));
-          simd::store(s + (j - j0), sj);
-          chunk_max = simd::max(chunk_max, sj);
-        }
-      }
-      OnlineSoftmax& st = scratch.state[static_cast<std::size_t>(i - i0)];
-      T* ls = scratch.lane_sum.data() + (i - i0) * kL;
-      T* la = scratch.lane_acc.data() + (i - i0) * dv * kL;
-      if constexpr (Weighting::kOnlineMax) {
-        const double block_max = simd::horizontal_max(chunk_max);
-        if (block_max == kNegInf) continue;
-        if (block_max > st.max) {
-          const double r = Weighting::rescale(st.max, block_max);
-          if constexpr (kWidened) {
-            // The partials (relative to the old maximum) join the double lanes first.
-            double* ws = scratch.wide_sum.data() + (i - i0) * kL;
-            double* wa = scratch.wide_acc.data() + (i - i0) * dv * kL;
-            flush_lanes(ls, ws, kL);
-            flush_lanes(la, wa, dv * kL);
-            for (Index l = 0; l < kL; ++l) ws[l] *= r;
-            for (Index c = 0; c < dv * kL; ++c) wa[c] *= r;
-          } else {
-            for (Index l = 0; l < kL; ++l) ls[l] *= r;
-            for (Index c = 0; c < dv * kL; ++c) la[c] *= r;
+          const V log_weight = simd::load(keys.log_weight.data() + j);
+          for (int g = 0; g < G; ++g) {
+            const V sj =
+                weighting.prepare(mask.apply(query_position[g], keys, j, raw[g][u]), log_weight);
+            simd::store(sg[g] + (j - j0), sj);
+            chunk_max[g] = simd::max(chunk_max[g], sj);
           }
-          st.max = block_max;
         }
       }
-      // Pass 2: weights p_ij e^{−m} and their lane sums. Lane l of every partial sum accumulates
-      // keys j ≡ l (mod kL), in key order.
-      V lane_sum = simd::load(ls);
-      for (Index j = j0; j < j1; j += kL) {
-        const V p =
-            weighting.weight(simd::load(s + (j - j0)), simd::load(keys.weight.data() + j), st.max);
-        simd::store(s + (j - j0), p);
-        lane_sum += p;
-      }
-      simd::store(ls, lane_sum);
-      // Pass 3: Σ_j p_ij v_j. Four value components at a time share each load of p and run four
-      // independent add chains (one chain was bound by the add latency at large dv); every
-      // component still sums its keys in the same order, so the bits do not change.
-      Index c = 0;
-      for (; c + 4 <= dv; c += 4) {
-        const T* v = value_block + c * len;
-        V a0 = simd::load(la + c * kL), a1 = simd::load(la + (c + 1) * kL);
-        V a2 = simd::load(la + (c + 2) * kL), a3 = simd::load(la + (c + 3) * kL);
-        for (Index jj = 0; jj < len; jj += kL) {
-          const V p = simd::load(s + jj);
-          a0 += p * simd::load(v + jj);
-          a1 += p * simd::load(v + len + jj);
-          a2 += p * simd::load(v + 2 * len + jj);
-          a3 += p * simd::load(v + 3 * len + jj);
+      bool active[G];
+      T* la[G];
+      for (int g = 0; g < G; ++g) {
+        const Index i = ig + g;
+        OnlineSoftmax& st = scratch.state[static_cast<std::size_t>(i - i0)];
+        T* ls = scratch.lane_sum.data() + (i - i0) * kL;
+        la[g] = scratch.lane_acc.data() + (i - i0) * dv * kL;
+        active[g] = true;
+        if constexpr (Weighting::kOnlineMax) {
+          const double block_max = simd::horizontal_max(chunk_max[g]);
+          if (block_max == kNegInf) {
+            active[g] = false;
+            continue;
+          }
+          if (block_max > st.max) {
+            const double r = Weighting::rescale(st.max, block_max);
+            if constexpr (kWidened) {
+              // The partials (relative to the old maximum) join the double lanes first.
+              double* ws = scratch.wide_sum.data() + (i - i0) * kL;
+              double* wa = scratch.wide_acc.data() + (i - i0) * dv * kL;
+              flush_lanes(ls, ws, kL);
+              flush_lanes(la[g], wa, dv * kL);
+              for (Index l = 0; l < kL; ++l) ws[l] *= r;
+              for (Index c = 0; c < dv * kL; ++c) wa[c] *= r;
+            } else {
+              for (Index l = 0; l < kL; ++l) ls[l] *= r;
+              for (Index c = 0; c < dv * kL; ++c) la[g][c] *= r;
+            }
+            st.max = block_max;
+          }
         }
-        simd::store(la + c * kL, a0);
-        simd::store(la + (c + 1) * kL, a1);
-        simd::store(la + (c + 2) * kL, a2);
-        simd::store(la + (c + 3) * kL, a3);
+        // Pass 2: weights p_ij e^{−m} and their lane sums. Lane l of every partial sum
+        // accumulates keys j ≡ l (mod kL), in key order.
+        V lane_sum = simd::load(ls);
+        for (Index j = j0; j < j1; j += kL) {
+          const V p = weighting.weight(simd::load(sg[g] + (j - j0)),
+                                       simd::load(keys.weight.data() + j), st.max);
+          simd::store(sg[g] + (j - j0), p);
+          lane_sum += p;
+        }
+        simd::store(ls, lane_sum);
       }
-      for (; c < dv; ++c) {
-        const T* v = value_block + c * len;
-        V a = simd::load(la + c * kL);
-        for (Index jj = 0; jj < len; jj += kL) a += simd::load(s + jj) * simd::load(v + jj);
-        simd::store(la + c * kL, a);
+      // Pass 3: Σ_j p_ij v_j, four value components at a time for all G queries: each load of
+      // v serves G queries, each load of p four components, and 4G add chains run side by side
+      // (one chain was bound by the add latency at large dv). Every (query, component) sum still
+      // runs over its keys in the same order.
+      bool all_active = true;
+      for (int g = 0; g < G; ++g) all_active = all_active && active[g];
+      if (all_active) {
+        accumulate_values<G>(sg, value_block, len, dv, la);
+      } else {
+        for (int g = 0; g < G; ++g)
+          if (active[g]) accumulate_values<1>(&sg[g], value_block, len, dv, &la[g]);
       }
-    }
+    };
+    Index i = i0;
+    for (; i + kQueryGroup <= i1; i += kQueryGroup)
+      attend_group.template operator()<kQueryGroup>(i);
+    for (; i < i1; ++i) attend_group.template operator()<1>(i);
   }
   flush_all();
 
