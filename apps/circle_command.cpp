@@ -44,11 +44,7 @@ Action add_circle_command(CLI::App& app) {
     set_threads(opt->threads);
     const io::CircleConfig cfg = io::load_circle_config(opt->config, opt->overrides);
     const std::filesystem::path out(opt->outdir);
-    std::error_code ec;
-    std::filesystem::create_directories(out, ec);
-    if (ec || !std::filesystem::is_directory(out))
-      throw InputError("output", "cannot create directory '" + out.string() +
-                                     "': " + (ec ? ec.message() : "a file of that name exists"));
+    io::ensure_output_directory(out);
 
     // The PDE, with its state kept at every output time for the particle comparisons.
     reduce::CirclePde pde(cfg.kernel, cfg.beta, cfg.cells);

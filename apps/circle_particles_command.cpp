@@ -55,11 +55,7 @@ Action add_circle_particles_command(CLI::App& app) {
     const io::CircleParticlesConfig cfg =
         io::load_circle_particles_config(opt->config, opt->overrides);
     const std::filesystem::path out(opt->outdir);
-    std::error_code ec;
-    std::filesystem::create_directories(out, ec);
-    if (ec || !std::filesystem::is_directory(out))
-      throw InputError("output", "cannot create directory '" + out.string() +
-                                     "': " + (ec ? ec.message() : "a file of that name exists"));
+    io::ensure_output_directory(out);
 
     const Index n = static_cast<Index>(cfg.angles.size());
     Matrix theta(n, 1);

@@ -77,11 +77,7 @@ Action add_stability_command(CLI::App& app) {
       w2_rows.push_back(row);
     }
     const std::filesystem::path out(opt->outdir);
-    std::error_code ec;
-    std::filesystem::create_directories(out, ec);
-    if (ec || !std::filesystem::is_directory(out))
-      throw InputError("output", "cannot create directory '" + out.string() +
-                                     "': " + (ec ? ec.message() : "a file of that name exists"));
+    io::ensure_output_directory(out);
     const std::size_t frames = recorded.size();
     std::vector<double> flat, ratio;
     for (std::size_t i = 0; i < opt->eps.size(); ++i)

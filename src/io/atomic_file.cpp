@@ -137,6 +137,14 @@ void ensure_parent_directory(const std::filesystem::path& path) {
   }
 }
 
+void ensure_output_directory(const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec || !std::filesystem::is_directory(dir))
+    throw InputError("output", "cannot create directory '" + dir.string() +
+                                   "': " + (ec ? ec.message() : "a file of that name exists"));
+}
+
 void write_text_atomic(const std::filesystem::path& path, std::string_view content) {
   detail::AtomicOutput out(path);
   out.write(content.data(), content.size());

@@ -74,11 +74,7 @@ nlohmann::json run_experiment(const RunConfig& config, const std::filesystem::pa
     }
   }
 
-  std::error_code ec;
-  std::filesystem::create_directories(outdir, ec);
-  if (ec || !std::filesystem::is_directory(outdir))
-    throw InputError("output", "cannot create directory '" + outdir.string() +
-                                   "': " + (ec ? ec.message() : "a file of that name exists"));
+  ensure_output_directory(outdir);
 
   const std::vector<std::string>& names = config.output.observables;
   // Schemes with radii (x = r θ) save |x_i| with the trajectory as /radius (T×N).

@@ -408,11 +408,7 @@ SweepResult compute_sweep(const SweepSpec& spec, const SweepProgress& progress) 
 nlohmann::json run_sweep(const SweepSpec& spec, const std::filesystem::path& outdir,
                          const SweepProgress& progress) {
   const SweepResult r = compute_sweep(spec, progress);
-  std::error_code ec;
-  std::filesystem::create_directories(outdir, ec);
-  if (ec || !std::filesystem::is_directory(outdir))
-    throw InputError("output", "cannot create directory '" + outdir.string() +
-                                   "': " + (ec ? ec.message() : "a file of that name exists"));
+  ensure_output_directory(outdir);
   nlohmann::json axes = nlohmann::json::array();
   for (const SweepAxis& a : spec.axes) {
     nlohmann::json values = nlohmann::json::array();

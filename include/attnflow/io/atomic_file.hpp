@@ -18,6 +18,11 @@ std::filesystem::path temporary_sibling(const std::filesystem::path& final_path)
 /// Throws InputError("output", "cannot create directory '<dir>': <reason>") on failure.
 void ensure_parent_directory(const std::filesystem::path& path);
 
+/// Creates the output directory `dir` (and its parents) unless it exists; throws
+/// InputError("output", "cannot create directory 'DIR': <reason>") otherwise, the reason being
+/// the system's message or "a file of that name exists".
+void ensure_output_directory(const std::filesystem::path& dir);
+
 /// Writes `content` to `path` atomically: parent directories created, temporary sibling written and
 /// fsync'ed, then renamed over `path`. Throws InputError("output", ...) on any I/O failure, leaving
 /// neither a temporary file nor a modified `path` behind.
