@@ -87,6 +87,31 @@ std::vector<int> to_int_vector(const toml::node& n, const std::string& key) {
   return v;
 }
 
+/// [model] of the circle commands: geometry (only "circle"), kernel, beta (validated by the
+/// caller, whose β range depends on the clock).
+void parse_circle_model(const toml::table& root, const std::string& command, KernelKind& kernel,
+                        double& beta) {
+  const toml::table* t = section_table(root, "model");
+  if (t == nullptr) return;
+  check_keys(*t, "model", {"geometry", "kernel", "beta"});
+  if (const auto* n = t->get("geometry")) {
+    const std::string g = to_string(*n, "model.geometry");
+    if (g != "circle")
+      throw InputError("model.geometry",
+                       "attnflow " + command + " simulates geometry = \"circle\", got '" + g + "'");
+  }
+  if (const auto* n = t->get("kernel"))
+    kernel = kernel_from_name(to_string(*n, "model.kernel"), "model.kernel");
+  if (const auto* n = t->get("beta")) beta = to_number(*n, "model.beta");
+}
+
+/// The resolved [model] of a circle command.
+void write_circle_model(toml::table& model, KernelKind kernel, double beta) {
+  model.insert_or_assign("geometry", "circle");
+  model.insert_or_assign("kernel", std::string(kernel_info(kernel).name));
+  model.insert_or_assign("beta", beta);
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -165,18 +190,7 @@ CircleConfig parse_circle_config(const std::string& text,
                        "unknown section; allowed: model, init, grid, particles, integrate, output");
   }
   CircleConfig cfg;
-  if (const toml::table* t = section_table(root, "model")) {
-    check_keys(*t, "model", {"geometry", "kernel", "beta"});
-    if (const auto* n = t->get("geometry")) {
-      const std::string g = to_string(*n, "model.geometry");
-      if (g != "circle")
-        throw InputError("model.geometry",
-                         "attnflow circle simulates geometry = \"circle\", got '" + g + "'");
-    }
-    if (const auto* n = t->get("kernel"))
-      cfg.kernel = kernel_from_name(to_string(*n, "model.kernel"), "model.kernel");
-    if (const auto* n = t->get("beta")) cfg.beta = to_number(*n, "model.beta");
-  }
+  parse_circle_model(root, "circle", cfg.kernel, cfg.beta);
   reduce::validate_circle_model(cfg.kernel, cfg.beta);
 
   reduce::CircleDensity& d = cfg.density;
@@ -288,10 +302,7 @@ CircleConfig parse_circle_config(const std::string& text,
     if (!resolved.contains(section)) resolved.insert(section, toml::table{});
     return *resolved.get(section)->as_table();
   };
-  toml::table& rm = ensure("model");
-  rm.insert_or_assign("geometry", "circle");
-  rm.insert_or_assign("kernel", std::string(kernel_info(cfg.kernel).name));
-  rm.insert_or_assign("beta", cfg.beta);
+  write_circle_model(ensure("model"), cfg.kernel, cfg.beta);
   ensure("init").insert_or_assign("kind", kind);
   toml::table& rg = ensure("grid");
   rg.insert_or_assign("cells", static_cast<std::int64_t>(cfg.cells));
@@ -324,19 +335,7 @@ CircleParticlesConfig parse_circle_particles_config(const std::string& text,
   CircleParticlesConfig cfg;
   cfg.integrate.method = Method::dopri5;
   cfg.integrate.dt = 0.0;
-  if (const toml::table* t = section_table(root, "model")) {
-    check_keys(*t, "model", {"geometry", "kernel", "beta"});
-    if (const auto* n = t->get("geometry")) {
-      const std::string g = to_string(*n, "model.geometry");
-      if (g != "circle")
-        throw InputError(
-            "model.geometry",
-            "attnflow circle-particles simulates geometry = \"circle\", got '" + g + "'");
-    }
-    if (const auto* n = t->get("kernel"))
-      cfg.kernel = kernel_from_name(to_string(*n, "model.kernel"), "model.kernel");
-    if (const auto* n = t->get("beta")) cfg.beta = to_number(*n, "model.beta");
-  }
+  parse_circle_model(root, "circle-particles", cfg.kernel, cfg.beta);
   // USA always runs in t' = e^β t here (any β stays finite).
   reduce::validate_circle_particles(cfg.kernel, cfg.beta, true);
 
@@ -421,10 +420,7 @@ CircleParticlesConfig parse_circle_particles_config(const std::string& text,
     if (!resolved.contains(section)) resolved.insert(section, toml::table{});
     return *resolved.get(section)->as_table();
   };
-  toml::table& rm = ensure("model");
-  rm.insert_or_assign("geometry", "circle");
-  rm.insert_or_assign("kernel", std::string(kernel_info(cfg.kernel).name));
-  rm.insert_or_assign("beta", cfg.beta);
+  write_circle_model(ensure("model"), cfg.kernel, cfg.beta);
   toml::table& ri = ensure("integrate");
   ri.insert_or_assign("time", time);
   ri.insert_or_assign("method", std::string(method_name(cfg.integrate.method)));
