@@ -25,6 +25,7 @@
 #include "attnflow/kernel_registry.hpp"
 #include "attnflow/measure.hpp"
 #include "attnflow/roofline.hpp"
+#include "attnflow/simd_dispatch.hpp"
 #include "commands.hpp"
 
 namespace attnflow::cli {
@@ -121,6 +122,19 @@ void require_at_least(long value, long low, const std::string& key) {
                      "must be at least " + std::to_string(low) + ", got " + std::to_string(value));
 }
 
+/// --simd: the engine's vector width for this benchmark (empty: ATTNFLOW_SIMD or the widest).
+void add_simd_option(CLI::App* cmd, std::string& simd) {
+  cmd->add_option("--simd", simd,
+                  "vector width: avx512, avx2 or sse2 (default: $ATTNFLOW_SIMD, else the widest "
+                  "this CPU supports)");
+}
+void apply_simd_option(const std::string& simd) {
+  if (!simd.empty()) set_simd_width(parse_simd_width(simd, "--simd"), "--simd");
+}
+std::string active_simd_name() {
+  return std::string(simd_width_name(active_simd_width()));
+}
+
 nlohmann::json rate_json(const roofline::Rate& r) {
   return {{"one_thread", r.per_second_one_thread},
           {"all_threads", r.per_second_all_threads},
@@ -140,6 +154,7 @@ Action add_velocity(CLI::App* bench) {
     int threads = 0;
     double min_seconds = 1.0;
     std::string precision = "float64";
+    std::string simd;
   };
   auto opt = std::make_shared<Options>();
   vel->add_option("--n", opt->n, "number of tokens")->check(CLI::PositiveNumber);
@@ -154,7 +169,9 @@ Action add_velocity(CLI::App* bench) {
   vel->add_option("--precision", opt->precision,
                   "engine precision: float64 or float32 (float32 also reports its error against "
                   "one float64 evaluation)");
+  add_simd_option(vel, opt->simd);
   return [opt]() {
+    apply_simd_option(opt->simd);
     set_threads(opt->threads);
     const KernelKind kernel = kernel_from_name(opt->kernel, "--kernel");
     const Geometry geometry = geometry_from_name(opt->geometry, "--geometry");
@@ -170,6 +187,7 @@ Action add_velocity(CLI::App* bench) {
     j["geometry"] = opt->geometry;
     j["beta"] = opt->beta;
     j["precision"] = opt->precision;
+    j["simd"] = active_simd_name();
     j["threads"] = omp_get_max_threads();
     j["repeats"] = t.repeats;
     j["seconds"] = t.median;
@@ -202,6 +220,7 @@ Action add_roofline(CLI::App* bench) {
     std::vector<long> d{3, 64};
     int threads = 1;
     double min_seconds = 1.0;
+    std::string simd;
   };
   auto opt = std::make_shared<Options>();
   cmd->add_option("--n", opt->n, "number of tokens of the velocity evaluation");
@@ -211,7 +230,9 @@ Action add_roofline(CLI::App* bench) {
                   "one thread and on all cores");
   cmd->add_option("--min-seconds", opt->min_seconds,
                   "measure each quantity for at least this long");
+  add_simd_option(cmd, opt->simd);
   return [opt]() {
+    apply_simd_option(opt->simd);
     require_at_least(opt->n, 1, "--n");
     for (long d : opt->d) require_at_least(d, 1, "--d");
     require_at_least(opt->threads, 0, "--threads");
@@ -229,7 +250,7 @@ Action add_roofline(CLI::App* bench) {
     };
     nlohmann::json j;
     j["benchmark"] = "roofline";
-    j["isa"] = roofline::dispatched_isa();
+    j["simd"] = active_simd_name();
     j["cores"] = cores;
     j["threads"] = threads;
     j["exps_per_second"] = rate_json(exp_rate);
@@ -288,6 +309,7 @@ Action add_batch(CLI::App* bench) {
     long repeats = 3;
     std::string output;
     std::string precision = "float64";
+    std::string simd;
   };
   auto opt = std::make_shared<Options>();
   cmd->add_option("--n", opt->n, "tokens per system");
@@ -302,7 +324,9 @@ Action add_batch(CLI::App* bench) {
   cmd->add_option("--repeats", opt->repeats, "timed repeats (the fastest is reported)");
   cmd->add_option("--output", opt->output, "write the final states (B × n × d, float64) as .npy");
   cmd->add_option("--precision", opt->precision, "model.precision: float64 or float32");
+  add_simd_option(cmd, opt->simd);
   return [opt]() {
+    apply_simd_option(opt->simd);
     require_at_least(opt->n, 1, "--n");
     require_at_least(opt->d, 2, "--d");
     require_at_least(opt->systems, 1, "--systems");
@@ -382,6 +406,7 @@ Action add_batch(CLI::App* bench) {
     j["dt"] = opt->dt;
     j["beta"] = opt->beta;
     j["precision"] = opt->precision;
+    j["simd"] = active_simd_name();
     j["threads"] = threads;
     j["repeats"] = opt->repeats;
     j["seconds_min"] = best;

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "attnflow/error.hpp"
+#include "attnflow/simd_dispatch.hpp"
 #include "commands.hpp"
 
 int main(int argc, char** argv) {
@@ -44,6 +45,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
+    attnflow::active_simd_width();  // a bad ATTNFLOW_SIMD fails here, before any work
     for (auto& [sub, action] : actions)
       if (sub->parsed()) return action();
     return 0;

@@ -32,9 +32,8 @@ struct CausalMask {
   }
   template <class Table, class V>
   [[gnu::always_inline]] V apply(double query_position, const Table& keys, Index j, V s) const {
-    using T = typename Table::Scalar;
-    const V masked = simd::fill<T>(-std::numeric_limits<double>::infinity());
-    return simd::at_most<T>(keys.position.data() + j, query_position) ? s : masked;
+    const V masked = simd::fill<V>(-std::numeric_limits<double>::infinity());
+    return simd::select(simd::at_most<V>(keys.position.data() + j, query_position), s, masked);
   }
 };
 

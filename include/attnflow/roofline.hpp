@@ -1,7 +1,7 @@
 #pragma once
 // The roofline of the streaming engine (issue 7): what the machine at hand can do at most for one
 // softmax velocity evaluation, from two microbenchmarks compiled exactly like the engine's kernels
-// (target_clones, no FMA contraction) and a per-pair cost model read off attend_query_block().
+// (the active vector width of simd_dispatch.hpp, no FMA contraction) and a per-pair cost model read off attend_query_block().
 //
 // Cost model, per (query, key) pair of softmax attention with a dot-product score, no mask,
 // k score features and dv value components (stream_attention.hpp, score.hpp, weighting.hpp):
@@ -51,14 +51,11 @@ struct Rate {
 };
 
 /// simd::exp lanes per second over an L1-resident array of 2048 arguments in [−20, 0] (the range
-/// of s − m in the engine), with the same target_clones dispatch as the engine.
+/// of s − m in the engine), at the engine's active vector width.
 Rate measure_exp_rate(int threads, double min_seconds);
 
 /// Mul-adds per second (a ← a · m + c lane-wise, 8 independent eight-lane chains, no
 /// contraction): the register-resident peak of the operations the engine's inner loops do.
 Rate measure_mul_add_rate(int threads, double min_seconds);
-
-/// Which instruction set the clones run on this CPU: "avx512f", "x86-64-v3" or "default".
-const char* dispatched_isa();
 
 }  // namespace attnflow::roofline

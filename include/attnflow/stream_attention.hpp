@@ -17,8 +17,8 @@
 // they own, so the result is bitwise the same for any thread count.
 //
 // Structure: attend_query_block() is the whole computation for one block of kQueryBlock queries;
-// it is force-inlined into per-kernel functions that dispatch.cpp compiles for several instruction
-// sets. for_each_query_block() distributes blocks over OpenMP threads.
+// it is force-inlined into per-kernel functions that dispatch.cpp compiles for each vector width
+// (simd_dispatch.hpp). for_each_query_block() distributes blocks over OpenMP threads.
 #include <algorithm>
 #include <limits>
 #include <memory>
@@ -37,12 +37,10 @@ struct AttentionOutput {
   double* log_partition = nullptr;
 };
 
-/// Up to this many chunks of kLanesOf<T> keys have their scores formed together by pass 1
-/// (independent accumulator chains); fewer (2, then 1) where a block has fewer keys left.
-inline constexpr int kScoreChunks = 4;
-
-/// Queries that share the key and value loads of one block (see attend_query_block).
-inline constexpr int kQueryGroup = 4;
+/// The most queries that share the key and value loads of one block (see attend_query_block);
+/// each width (simd.hpp) picks its own group size, chunk count and value-component block so that
+/// its accumulators fit its registers. None of them changes a bit of the result.
+inline constexpr int kMaxQueryGroup = 4;
 
 /// How the per-query sums Σ_j p_ij and Σ_j p_ij v_j are accumulated by an engine over tables of
 /// scalars T (the accumulator policy of the precision).
@@ -87,7 +85,7 @@ struct BasicBlockScratch {
 
   explicit BasicBlockScratch(Index dv_)
       : dv(dv_),
-        s(kQueryGroup * kKeyBlock),
+        s(kMaxQueryGroup * kKeyBlock),
         state(kQueryBlock),
         lane_sum(kQueryBlock * kL),
         lane_acc_storage(new T[static_cast<std::size_t>(kQueryBlock * dv * kL)]),
@@ -120,51 +118,53 @@ template <class T>
 }
 
 /// acc[g][c·kL .. c·kL + kL) += Σ_jj p[g][jj..] · v_c[jj..] over the block's len keys, for G
-/// queries and every value component c (value block layout: component-major, `len` per row).
-template <int G, class T>
+/// queries and every value component c (value block layout: component-major, `len` per row), in
+/// vectors V of scalars T, R components at a time (then one by one).
+template <int G, int R, class V, class T>
 [[gnu::always_inline]] inline void accumulate_values(T* const* p, const T* value_block, Index len,
                                                      Index dv, T* const* acc) {
-  using V = simd::vec<T>;
   constexpr Index kL = kLanesOf<T>;
   Index c = 0;
-  for (; c + 4 <= dv; c += 4) {
+  for (; c + R <= dv; c += R) {
     const T* v = value_block + c * len;
-    V a[G][4];
+    V a[G][R];
     for (int g = 0; g < G; ++g)
-      for (int r = 0; r < 4; ++r) a[g][r] = simd::load(acc[g] + (c + r) * kL);
+      for (int r = 0; r < R; ++r) a[g][r] = simd::load<V>(acc[g] + (c + r) * kL);
     for (Index jj = 0; jj < len; jj += kL) {
-      const V v0 = simd::load(v + jj), v1 = simd::load(v + len + jj);
-      const V v2 = simd::load(v + 2 * len + jj), v3 = simd::load(v + 3 * len + jj);
+      V vr[R];
+      for (int r = 0; r < R; ++r) vr[r] = simd::load<V>(v + r * len + jj);
       for (int g = 0; g < G; ++g) {
-        const V pg = simd::load(p[g] + jj);
-        a[g][0] += pg * v0;
-        a[g][1] += pg * v1;
-        a[g][2] += pg * v2;
-        a[g][3] += pg * v3;
+        const V pg = simd::load<V>(p[g] + jj);
+        for (int r = 0; r < R; ++r) a[g][r] += pg * vr[r];
       }
     }
     for (int g = 0; g < G; ++g)
-      for (int r = 0; r < 4; ++r) simd::store(acc[g] + (c + r) * kL, a[g][r]);
+      for (int r = 0; r < R; ++r) simd::store(acc[g] + (c + r) * kL, a[g][r]);
   }
   for (; c < dv; ++c) {
     const T* v = value_block + c * len;
     for (int g = 0; g < G; ++g) {
-      V a = simd::load(acc[g] + c * kL);
-      for (Index jj = 0; jj < len; jj += kL) a += simd::load(p[g] + jj) * simd::load(v + jj);
+      V a = simd::load<V>(acc[g] + c * kL);
+      for (Index jj = 0; jj < len; jj += kL) a += simd::load<V>(p[g] + jj) * simd::load<V>(v + jj);
       simd::store(acc[g] + c * kL, a);
     }
   }
 }
 
-/// Runs the reduction for queries [b·kQueryBlock, (b+1)·kQueryBlock) over all keys.
-template <class Normalization, class T, class Score, class Weighting, class Mask>
+/// Runs the reduction for queries [b·kQueryBlock, (b+1)·kQueryBlock) over all keys, in the
+/// vectors of Width (simd::Width512, Width256 or Width128: the same bits at every width).
+template <class Normalization, class Width, class T, class Score, class Weighting, class Mask>
 [[gnu::always_inline]] inline void attend_query_block(const BasicQueryTable<T>& queries,
                                                       const BasicKeyTable<T>& keys,
                                                       const Score& score,
                                                       const Weighting& weighting, const Mask& mask,
                                                       AttentionOutput out, Index b,
                                                       BasicBlockScratch<T>& scratch) {
-  using V = simd::vec<T>;
+  using V = typename Width::template vec<T>;
+  constexpr int kQueryGroup = Width::kQueryGroup;
+  constexpr int kScoreChunks = Width::kScoreChunks;
+  constexpr int kValueComponents = Width::kValueComponents;
+  static_assert(kQueryGroup <= kMaxQueryGroup);
   constexpr Index kL = kLanesOf<T>;
   constexpr bool kWidened = Accumulation<T>::kWidened;
   constexpr double kNegInf = -std::numeric_limits<double>::infinity();
@@ -218,7 +218,7 @@ template <class Normalization, class T, class Score, class Weighting, class Mask
         q[g] = queries.query(ig + g);
         query_position[g] = queries.position[ig + g];
         sg[g] = s + g * kKeyBlock;
-        chunk_max[g] = simd::fill<T>(kNegInf);
+        chunk_max[g] = simd::fill<V>(kNegInf);
       }
       // Pass 1: masked, prepared scores of the block and their maximum. Scores are formed
       // kScoreChunks (or 2) chunks at a time (the same operations per chunk, so the same bits),
@@ -227,16 +227,16 @@ template <class Normalization, class T, class Score, class Weighting, class Mask
         V raw[G][kScoreChunks];
         int chunks = 1;
         if (j + kScoreChunks * kL <= j1) {
-          score.template chunks<kScoreChunks, G>(q, key_block, keys.k, len, j - j0, raw);
+          score.template chunks<kScoreChunks, G, V>(q, key_block, keys.k, len, j - j0, raw);
           chunks = kScoreChunks;
         } else if (j + 2 * kL <= j1) {
-          score.template chunks<2, G>(q, key_block, keys.k, len, j - j0, raw);
+          score.template chunks<2, G, V>(q, key_block, keys.k, len, j - j0, raw);
           chunks = 2;
         } else {
-          score.template chunks<1, G>(q, key_block, keys.k, len, j - j0, raw);
+          score.template chunks<1, G, V>(q, key_block, keys.k, len, j - j0, raw);
         }
         for (int u = 0; u < chunks; ++u, j += kL) {
-          const V log_weight = simd::load(keys.log_weight.data() + j);
+          const V log_weight = simd::load<V>(keys.log_weight.data() + j);
           for (int g = 0; g < G; ++g) {
             const V sj =
                 weighting.prepare(mask.apply(query_position[g], keys, j, raw[g][u]), log_weight);
@@ -278,10 +278,10 @@ template <class Normalization, class T, class Score, class Weighting, class Mask
         }
         // Pass 2: weights p_ij e^{−m} and their lane sums. Lane l of every partial sum
         // accumulates keys j ≡ l (mod kL), in key order.
-        V lane_sum = simd::load(ls);
+        V lane_sum = simd::load<V>(ls);
         for (Index j = j0; j < j1; j += kL) {
-          const V p = weighting.weight(simd::load(sg[g] + (j - j0)),
-                                       simd::load(keys.weight.data() + j), st.max);
+          const V p = weighting.weight(simd::load<V>(sg[g] + (j - j0)),
+                                       simd::load<V>(keys.weight.data() + j), st.max);
           simd::store(sg[g] + (j - j0), p);
           lane_sum += p;
         }
@@ -294,10 +294,11 @@ template <class Normalization, class T, class Score, class Weighting, class Mask
       bool all_active = true;
       for (int g = 0; g < G; ++g) all_active = all_active && active[g];
       if (all_active) {
-        accumulate_values<G>(sg, value_block, len, dv, la);
+        accumulate_values<G, kValueComponents, V>(sg, value_block, len, dv, la);
       } else {
         for (int g = 0; g < G; ++g)
-          if (active[g]) accumulate_values<1>(&sg[g], value_block, len, dv, &la[g]);
+          if (active[g])
+            accumulate_values<1, kValueComponents, V>(&sg[g], value_block, len, dv, &la[g]);
       }
     };
     Index i = i0;
@@ -323,9 +324,9 @@ template <class Normalization, class T, class Score, class Weighting, class Mask
     } else {
       const double* ls = scratch.lane_sum.data() + (i - i0) * kL;
       const double* la = scratch.lane_acc.data() + (i - i0) * dv * kL;
-      st.sum = simd::horizontal_sum(simd::load(ls));
+      st.sum = simd::horizontal_sum(simd::load<V>(ls));
       for (Index c = 0; c < dv; ++c)
-        scratch.acc[static_cast<std::size_t>(c)] = simd::horizontal_sum(simd::load(la + c * kL));
+        scratch.acc[static_cast<std::size_t>(c)] = simd::horizontal_sum(simd::load<V>(la + c * kL));
     }
     if (out.values != nullptr)
       Normalization::finalize(st, scratch.acc.data(), dv, out.values + i * dv);
@@ -358,17 +359,6 @@ void for_each_query_block(const BasicQueryTable<T>& queries, const BasicKeyTable
 #pragma omp for schedule(static)
     for (Index b = 0; b < n_blocks; ++b) block(b, scratch);
   }
-}
-
-/// Streams all keys past all queries (portable build of the engine; dispatch.cpp runs the same
-/// code compiled for the machine's vector instructions).
-template <class Normalization, class T, class Score, class Weighting, class Mask>
-void stream_attention(const BasicQueryTable<T>& queries, const BasicKeyTable<T>& keys,
-                      const Score& score, const Weighting& weighting, const Mask& mask,
-                      AttentionOutput out) {
-  for_each_query_block(queries, keys, out, [&](Index b, BasicBlockScratch<T>& scratch) {
-    attend_query_block<Normalization>(queries, keys, score, weighting, mask, out, b, scratch);
-  });
 }
 
 }  // namespace attnflow

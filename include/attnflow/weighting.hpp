@@ -64,8 +64,8 @@ struct HardmaxWeights {
   /// Massless keys are excluded (−∞).
   template <class V>
   [[gnu::always_inline]] V prepare(V s, V log_w) const {
-    const V neg_inf = simd::fill<simd::scalar_of<V>>(-std::numeric_limits<double>::infinity());
-    return log_w == neg_inf ? neg_inf : s;
+    const V neg_inf = simd::fill<V>(-std::numeric_limits<double>::infinity());
+    return simd::select(log_w == neg_inf, neg_inf, s);
   }
   /// A strictly larger maximum discards everything seen so far.
   static double rescale(double m, double m_new) { return m_new > m ? 0.0 : 1.0; }
@@ -73,7 +73,7 @@ struct HardmaxWeights {
   template <class V>
   [[gnu::always_inline]] V weight(V s, V w, double m) const {
     using T = simd::scalar_of<V>;
-    return s == static_cast<T>(m) ? w : simd::fill<T>(0.0);
+    return simd::select(s == static_cast<T>(m), w, simd::fill<V>(0.0));
   }
 };
 

@@ -8,21 +8,16 @@
 #include "attnflow/mask.hpp"
 #include "attnflow/normalization.hpp"
 #include "attnflow/score.hpp"
+#include "attnflow/simd_dispatch.hpp"
 #include "attnflow/weighting.hpp"
 
-// Every kernel × mask combination gets one function that processes a block of queries, compiled by
-// GCC's target_clones for AVX-512, AVX2+FMA and the baseline; the dynamic loader picks the best
-// for the CPU at hand, so one binary runs everywhere at the machine's vector width. The engine's
-// loops (attend_query_block and the policies) are force-inlined into each clone. The OpenMP region
-// lives outside the clones (its outlined body would not be cloned). No floating-point contraction
-// happens (-std=c++20 implies -ffp-contract=off) and reductions have fixed lanes, so the clones
-// compute the same numbers.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define ATTNFLOW_SIMD_CLONES __attribute__((target_clones("avx512f", "arch=x86-64-v3", "default")))
-#else
-#define ATTNFLOW_SIMD_CLONES
-#endif
-
+// Every kernel × mask combination gets one function per vector width that processes a block of
+// queries: compiled for AVX-512 (x86-64-v4), AVX2 + FMA (x86-64-v3) and the baseline, each with
+// its width's vectors (simd::Width512 / Width256 / Width128); active_simd_width() picks one at run
+// time, so one binary runs everywhere at the machine's vector width. The engine's loops
+// (attend_query_block and the policies) are force-inlined into each. The OpenMP region lives
+// outside them. No floating-point contraction happens (-ffp-contract=off) and reductions have
+// fixed lanes, so the widths compute the same numbers (tests/unit/test_simd_widths.cpp).
 namespace attnflow {
 
 namespace {
@@ -37,18 +32,23 @@ struct BlockCall {
   double exp_bias;
 };
 
-// Two functions per combination: `name` over float64 tables and `name_f32` over float32 tables
-// (model.precision), the same engine instantiated for the two scalar types.
-#define ATTNFLOW_BLOCK_FUNCTION(name, Normalization, score, weighting, Mask)                   \
-  ATTNFLOW_SIMD_CLONES void name(const BlockCall<double>& c, Index b, BlockScratch& scratch) { \
-    attend_query_block<Normalization>(c.queries, c.keys, score, weighting, Mask{}, c.out, b,   \
-                                      scratch);                                                \
-  }                                                                                            \
-  ATTNFLOW_SIMD_CLONES void name##_f32(const BlockCall<float>& c, Index b,                     \
-                                       BasicBlockScratch<float>& scratch) {                    \
-    attend_query_block<Normalization>(c.queries, c.keys, score, weighting, Mask{}, c.out, b,   \
-                                      scratch);                                                \
+// Six functions per combination: name_<width> over float64 tables and name_<width>_f32 over float32
+// tables (model.precision), the same engine instantiated for the two scalar types.
+#define ATTNFLOW_BLOCK_FUNCTION_AT(target, Width, suffix, name, Normalization, score, weighting, \
+                                   Mask)                                                         \
+  target void name##suffix(const BlockCall<double>& c, Index b, BlockScratch& scratch) {         \
+    attend_query_block<Normalization, simd::Width>(c.queries, c.keys, score, weighting, Mask{},  \
+                                                   c.out, b, scratch);                           \
+  }                                                                                              \
+  target void name##suffix##_f32(const BlockCall<float>& c, Index b,                             \
+                                 BasicBlockScratch<float>& scratch) {                            \
+    attend_query_block<Normalization, simd::Width>(c.queries, c.keys, score, weighting, Mask{},  \
+                                                   c.out, b, scratch);                           \
   }
+#define ATTNFLOW_BLOCK_FUNCTION(...)                                           \
+  ATTNFLOW_BLOCK_FUNCTION_AT(ATTNFLOW_TARGET_512, Width512, _512, __VA_ARGS__) \
+  ATTNFLOW_BLOCK_FUNCTION_AT(ATTNFLOW_TARGET_256, Width256, _256, __VA_ARGS__) \
+  ATTNFLOW_BLOCK_FUNCTION_AT(, Width128, _128, __VA_ARGS__)
 
 ATTNFLOW_BLOCK_FUNCTION(softmax_full, RowSoftmax, DotScore{c.beta}, ExpWeights{}, FullMask)
 ATTNFLOW_BLOCK_FUNCTION(softmax_causal, RowSoftmax, DotScore{c.beta}, ExpWeights{}, CausalMask)
@@ -64,6 +64,7 @@ ATTNFLOW_BLOCK_FUNCTION(hardmax_full, RowSoftmax, DotScore{c.beta}, HardmaxWeigh
 ATTNFLOW_BLOCK_FUNCTION(hardmax_causal, RowSoftmax, DotScore{c.beta}, HardmaxWeights{}, CausalMask)
 
 #undef ATTNFLOW_BLOCK_FUNCTION
+#undef ATTNFLOW_BLOCK_FUNCTION_AT
 
 template <class T>
 using BlockFunction = void (*)(const BlockCall<T>&, Index, BasicBlockScratch<T>&);
@@ -74,15 +75,16 @@ void run_blocks(BlockFunction<T> fn, const BlockCall<T>& call) {
                        [&](Index b, BasicBlockScratch<T>& scratch) { fn(call, b, scratch); });
 }
 
-/// The block function of a kernel and mask for tables of T.
+/// The block function of a kernel and mask for tables of T at the active vector width.
 template <class T>
 BlockFunction<T> block_function(KernelKind kind, bool causal) {
-#define ATTNFLOW_PICK(name)                 \
-  [] {                                      \
-    if constexpr (std::is_same_v<T, float>) \
-      return &name##_f32;                   \
-    else                                    \
-      return &name;                         \
+  const SimdWidth width = active_simd_width();
+#define ATTNFLOW_PICK(name)                                                                       \
+  [width] {                                                                                       \
+    if constexpr (std::is_same_v<T, float>)                                                       \
+      return pick_width<BlockFunction<T>>(width, name##_512_f32, name##_256_f32, name##_128_f32); \
+    else                                                                                          \
+      return pick_width<BlockFunction<T>>(width, name##_512, name##_256, name##_128);             \
   }()
   switch (kind) {
     case KernelKind::softmax:
@@ -123,8 +125,11 @@ void attend(const KernelSettings& kernel, const QueryTable32& queries, const Key
 
 void attend_unnormalized(bool causal, double beta, const QueryTable& queries, const KeyTable& keys,
                          AttentionOutput out) {
-  run_blocks<double>(causal ? usa_causal : usa_full,
-                     BlockCall<double>{queries, keys, out, beta, 1.0});
+  KernelSettings usa;
+  usa.kind = KernelKind::usa;
+  usa.causal = causal;
+  run_blocks(block_function<double>(usa.kind, usa.causal),
+             BlockCall<double>{queries, keys, out, beta, 1.0});
 }
 
 }  // namespace attnflow

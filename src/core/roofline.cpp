@@ -9,13 +9,7 @@
 #include <vector>
 
 #include "attnflow/simd.hpp"
-
-// Same dispatch as the engine (dispatch.cpp): one clone per instruction set, picked at load time.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define ATTNFLOW_SIMD_CLONES __attribute__((target_clones("avx512f", "arch=x86-64-v3", "default")))
-#else
-#define ATTNFLOW_SIMD_CLONES
-#endif
+#include "attnflow/simd_dispatch.hpp"
 
 namespace attnflow::roofline {
 
@@ -43,10 +37,13 @@ constexpr Index kExpLength = 2048;           // 16 KiB in + 16 KiB out: L1-resid
 constexpr long kExpSweeps = 2000;            // 4.1·10⁶ exps per call
 constexpr long kMulAddIterations = 500'000;  // × 8 lanes × chains mul-adds per call
 
-ATTNFLOW_SIMD_CLONES double exp_sweeps(const double* in, double* out, long sweeps) {
+// Same dispatch as the engine (dispatch.cpp): one function per vector width, the active width
+// picked at run time.
+template <class V>
+[[gnu::always_inline]] inline double exp_sweeps(const double* in, double* out, long sweeps) {
   for (long r = 0; r < sweeps; ++r) {
     for (Index j = 0; j < kExpLength; j += kLanes)
-      simd::store(out + j, simd::exp(simd::load(in + j)));
+      simd::store(out + j, simd::exp(simd::load<V>(in + j)));
     asm volatile("" : : "r"(out) : "memory");  // every sweep's stores happen
   }
   double s = 0.0;
@@ -57,25 +54,48 @@ ATTNFLOW_SIMD_CLONES double exp_sweeps(const double* in, double* out, long sweep
 // a ← a · m + c converges to c / (1 − m): no overflow, no subnormals. Enough independent chains
 // must be in flight to cover the multiply + add latency: 8 fill the 16 AVX2 registers, 16 are
 // needed on cores with two 512-bit pipes; both are measured and the faster one kept.
-template <int kChains>
+template <int kChains, class V>
 [[gnu::always_inline]] inline double mul_add_chains(long iterations, double m_in, double c_in) {
-  simd::v8d a[kChains];
-  for (int k = 0; k < kChains; ++k) a[k] = simd::broadcast(1.0 + 0.125 * k);
-  const simd::v8d m = simd::broadcast(m_in);
-  const simd::v8d c = simd::broadcast(c_in);
+  V a[kChains];
+  for (int k = 0; k < kChains; ++k) a[k] = simd::fill<V>(1.0 + 0.125 * k);
+  const V m = simd::fill<V>(m_in);
+  const V c = simd::fill<V>(c_in);
   for (long i = 0; i < iterations; ++i)
     for (int k = 0; k < kChains; ++k) a[k] = a[k] * m + c;
-  simd::v8d total{};
+  V total{};
   for (int k = 0; k < kChains; ++k) total += a[k];
   return simd::horizontal_sum(total);
 }
 
-ATTNFLOW_SIMD_CLONES double mul_add_chains_8(long iterations, double m, double c) {
-  return mul_add_chains<8>(iterations, m, c);
-}
+using ExpSweeps = double (*)(const double*, double*, long);
+using MulAddChains = double (*)(long, double, double);
 
-ATTNFLOW_SIMD_CLONES double mul_add_chains_16(long iterations, double m, double c) {
-  return mul_add_chains<16>(iterations, m, c);
+#define ATTNFLOW_ROOFLINE_AT(target, Width, suffix)                              \
+  target double exp_sweeps##suffix(const double* in, double* out, long sweeps) { \
+    return exp_sweeps<simd::Width::vec<double>>(in, out, sweeps);                \
+  }                                                                              \
+  target double mul_add_chains_8##suffix(long iterations, double m, double c) {  \
+    return mul_add_chains<8, simd::Width::vec<double>>(iterations, m, c);        \
+  }                                                                              \
+  target double mul_add_chains_16##suffix(long iterations, double m, double c) { \
+    return mul_add_chains<16, simd::Width::vec<double>>(iterations, m, c);       \
+  }
+ATTNFLOW_ROOFLINE_AT(ATTNFLOW_TARGET_512, Width512, _512)
+ATTNFLOW_ROOFLINE_AT(ATTNFLOW_TARGET_256, Width256, _256)
+ATTNFLOW_ROOFLINE_AT(, Width128, _128)
+#undef ATTNFLOW_ROOFLINE_AT
+
+double exp_sweeps(const double* in, double* out, long sweeps) {
+  return pick_width<ExpSweeps>(active_simd_width(), exp_sweeps_512, exp_sweeps_256, exp_sweeps_128)(
+      in, out, sweeps);
+}
+double mul_add_chains_8(long iterations, double m, double c) {
+  return pick_width<MulAddChains>(active_simd_width(), mul_add_chains_8_512, mul_add_chains_8_256,
+                                  mul_add_chains_8_128)(iterations, m, c);
+}
+double mul_add_chains_16(long iterations, double m, double c) {
+  return pick_width<MulAddChains>(active_simd_width(), mul_add_chains_16_512, mul_add_chains_16_256,
+                                  mul_add_chains_16_128)(iterations, m, c);
 }
 
 double thread_cpu_seconds() {
@@ -154,17 +174,6 @@ Rate measure_mul_add_rate(int threads, double min_seconds) {
       std::max(r8.wall_per_second_all_threads, r16.wall_per_second_all_threads);
   best.checksum = r8.checksum + r16.checksum;
   return best;
-}
-
-const char* dispatched_isa() {
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f")) return "avx512f";
-  if (__builtin_cpu_supports("x86-64-v3")) return "x86-64-v3";
-  return "default";
-#else
-  return "portable";
-#endif
 }
 
 }  // namespace attnflow::roofline

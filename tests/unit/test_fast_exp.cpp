@@ -25,7 +25,7 @@ TEST(FastExp, WithinTwoUlpOverTheWholeDomain) {
   for (int i = 0; i < kPoints; i += 8) {
     attnflow::simd::v8d x;
     for (int l = 0; l < 8; ++l) x[l] = -708.0 + 1417.0 * (i + l + 0.5) / kPoints;
-    const attnflow::simd::v8d y = attnflow::simd::exp(x);
+    const auto y = attnflow::simd::exp(attnflow::simd::Pack<attnflow::simd::v8d, 1>{{x}});
     for (int l = 0; l < 8; ++l) {
       const long double exact = expl(static_cast<long double>(x[l]));
       worst_vector = std::max(worst_vector, ulp_error(y[l], exact));
@@ -55,7 +55,7 @@ TEST(FastExp, EdgeCases) {
                         1.0,
                         -708.0,
                         709.0};
-  const attnflow::simd::v8d y = attnflow::simd::exp(x);
+  const auto y = attnflow::simd::exp(attnflow::simd::Pack<attnflow::simd::v8d, 1>{{x}});
   EXPECT_EQ(y[0], 1.0);
   EXPECT_EQ(y[1], 0.0);
   EXPECT_TRUE(std::isnan(y[2]));

@@ -40,8 +40,6 @@ TEST(Roofline, MicrobenchmarksReturnPositiveRates) {
     EXPECT_TRUE(std::isfinite(r.per_second_all_threads) && r.per_second_all_threads > 0.0);
     EXPECT_TRUE(std::isfinite(r.checksum));
   }
-  const std::string isa = dispatched_isa();
-  EXPECT_TRUE(isa == "avx512f" || isa == "x86-64-v3" || isa == "default" || isa == "portable");
 }
 
 }  // namespace

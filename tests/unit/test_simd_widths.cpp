@@ -1,0 +1,175 @@
+// The vector widths (simd::Width512 / Width256 / Width128, picked at run time by
+// simd_dispatch.hpp): every width the CPU supports gives bitwise the same fields and velocities,
+// for every kernel, mask and precision, and the run-time choice rejects unknown and unsupported
+// names with the documented messages.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "attnflow/attention_field.hpp"
+#include "attnflow/dynamics.hpp"
+#include "attnflow/error.hpp"
+#include "attnflow/kernel_registry.hpp"
+#include "attnflow/simd.hpp"
+#include "attnflow/simd_dispatch.hpp"
+#include "engine_test_support.hpp"
+
+namespace {
+
+using namespace attnflow;
+using namespace enginetest;
+
+constexpr SimdWidth kAllWidths[] = {SimdWidth::avx512, SimdWidth::avx2, SimdWidth::sse2};
+
+/// Restores the width that was active when it was made.
+struct WidthGuard {
+  SimdWidth saved = active_simd_width();
+  ~WidthGuard() { set_simd_width(saved); }
+};
+
+std::vector<SimdWidth> supported_widths() {
+  std::vector<SimdWidth> out;
+  for (SimdWidth w : kAllWidths)
+    if (simd_width_supported(w)) out.push_back(w);
+  return out;
+}
+
+/// Field and projected velocity of `model` at x, at the active width.
+std::pair<Matrix, Matrix> field_and_velocity(const Model& model, const Matrix& x,
+                                             const std::vector<double>& w,
+                                             const std::vector<double>& pos) {
+  AttentionField field(model, w, pos);
+  Matrix out;
+  field.evaluate(x, out);
+  Matrix v = Matrix::Zero(x.rows(), x.cols());
+  Dynamics dyn(AttentionField(model, w, pos));
+  dyn.velocity(0.0, x, v);
+  return {out, v};
+}
+
+void expect_same_bits(const Matrix& a, const Matrix& b) {
+  ASSERT_EQ(a.rows(), b.rows());
+  ASSERT_EQ(a.cols(), b.cols());
+  EXPECT_EQ(std::memcmp(a.data(), b.data(), static_cast<std::size_t>(a.size()) * sizeof(double)),
+            0);
+}
+
+/// Runs every kernel × mask × precision of `make_model` at each supported width and compares
+/// with the first (widest) width bitwise.
+template <class MakeModel>
+void check_widths_agree(Index n, Index d, MakeModel make_model) {
+  const std::vector<SimdWidth> widths = supported_widths();
+  ASSERT_FALSE(widths.empty());
+  if (widths.size() == 1) GTEST_SKIP() << "this CPU supports one width only";
+  WidthGuard guard;
+  for (const KernelInfo& info : kKernels)
+    for (bool causal : {false, true})
+      for (Precision precision : {Precision::float64, Precision::float32}) {
+        if (info.kind == KernelKind::sinkhorn && precision == Precision::float32) continue;
+        SCOPED_TRACE(std::string(info.name) + (causal ? " causal" : " full") +
+                     (precision == Precision::float32 ? " float32" : " float64"));
+        Rng rng(71);
+        const Matrix x = sphere_points(n, d, rng);
+        const std::vector<double> w = random_weights(n, rng);
+        const std::vector<double> pos = shuffled_tied_positions(n, rng);
+        Model model = make_model(info.kind, rng);
+        model.causal = causal;
+        model.precision = precision;
+        std::vector<std::pair<Matrix, Matrix>> results;
+        for (SimdWidth width : widths) {
+          set_simd_width(width);
+          results.push_back(field_and_velocity(model, x, w, pos));
+        }
+        for (std::size_t k = 1; k < results.size(); ++k) {
+          SCOPED_TRACE(std::string(simd_width_name(widths[k])) + " against " +
+                       std::string(simd_width_name(widths[0])));
+          expect_same_bits(results[k].first, results[0].first);
+          expect_same_bits(results[k].second, results[0].second);
+        }
+      }
+}
+
+// Three heads with k ∈ {2, 7, 5}, dv ∈ {4, 1, 8}; N = 1100 leaves partial query groups and
+// blocks, and the float lanes flush at 512 and 1024 keys.
+TEST(SimdWidths, BitwiseIdenticalForSmallHeads) {
+  check_widths_agree(1100, 6, [](KernelKind kind, Rng& rng) {
+    return multi_head(6, 1.0, kind, rng, Geometry::sphere);
+  });
+}
+
+// k = dv = 64: the long score and value loops, every chunk count and value-component block.
+TEST(SimdWidths, BitwiseIdenticalForWideHeads) {
+  check_widths_agree(300, 64, [](KernelKind kind, Rng&) {
+    return identity_heads(64, 4.0, kind, Geometry::sphere);
+  });
+}
+
+// The exponentials of every pack shape agree bitwise lane by lane, including the clamped and
+// special arguments.
+TEST(SimdWidths, ExponentialsAgreeAcrossPackShapes) {
+  Rng rng(5);
+  std::vector<double> xd(4096);
+  std::vector<float> xf(4096);
+  for (std::size_t i = 0; i < xd.size(); ++i) {
+    xd[i] = -720.0 + 1440.0 * rng.uniform();
+    xf[i] = static_cast<float>(-90.0 + 180.0 * rng.uniform());
+  }
+  xd[0] = -std::numeric_limits<double>::infinity();
+  xd[1] = std::numeric_limits<double>::quiet_NaN();
+  xd[2] = -0.0;
+  for (std::size_t i = 0; i < xd.size(); i += 8) {
+    const auto a = simd::exp(simd::load<simd::Width512::vec<double>>(&xd[i]));
+    const auto b = simd::exp(simd::load<simd::Width256::vec<double>>(&xd[i]));
+    const auto c = simd::exp(simd::load<simd::Width128::vec<double>>(&xd[i]));
+    for (int l = 0; l < 8; ++l) {
+      EXPECT_EQ(std::memcmp(&a.part[0][l], &c.part[l / 2][l % 2], sizeof(double)), 0);
+      EXPECT_EQ(std::memcmp(&b.part[l / 4][l % 4], &c.part[l / 2][l % 2], sizeof(double)), 0);
+    }
+  }
+  for (std::size_t i = 0; i < xf.size(); i += 16) {
+    const auto a = simd::exp(simd::load<simd::Width512::vec<float>>(&xf[i]));
+    const auto b = simd::exp(simd::load<simd::Width256::vec<float>>(&xf[i]));
+    const auto c = simd::exp(simd::load<simd::Width128::vec<float>>(&xf[i]));
+    for (int l = 0; l < 16; ++l) {
+      const float fa = a[l], fb = b[l], fc = c[l];
+      EXPECT_EQ(std::memcmp(&fa, &fc, sizeof(float)), 0);
+      EXPECT_EQ(std::memcmp(&fb, &fc, sizeof(float)), 0);
+    }
+  }
+}
+
+TEST(SimdWidths, NamesParseAndUnknownNamesAreRejected) {
+  EXPECT_EQ(simd_width_name(SimdWidth::avx512), "avx512");
+  EXPECT_EQ(simd_width_name(SimdWidth::avx2), "avx2");
+  EXPECT_EQ(simd_width_name(SimdWidth::sse2), "sse2");
+  for (SimdWidth w : kAllWidths) {
+    if (simd_width_supported(w)) {
+      EXPECT_EQ(parse_simd_width(simd_width_name(w), "simd"), w);
+    }
+  }
+  EXPECT_TRUE(simd_width_supported(SimdWidth::sse2));
+  try {
+    parse_simd_width("avx1024", "ATTNFLOW_SIMD");
+    FAIL() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "ATTNFLOW_SIMD: unknown vector width 'avx1024'; allowed: avx512, avx2, sse2");
+  }
+  for (SimdWidth w : kAllWidths) {
+    if (simd_width_supported(w)) continue;
+    try {
+      set_simd_width(w, "simd");
+      FAIL() << "no error";
+    } catch (const InputError& e) {
+      EXPECT_EQ(std::string(e.what()), "simd: this CPU does not support " +
+                                           std::string(simd_width_name(w)) +
+                                           "; allowed: the widths it supports, of avx512, avx2, "
+                                           "sse2");
+    }
+  }
+}
+
+}  // namespace
