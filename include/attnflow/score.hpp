@@ -25,9 +25,11 @@ struct DotScore {
     V dot[G][kChunks] = {};
     for (Index c = 0; c < k; ++c) {
       const T* row = block + c * len + jj;
+      V qc[G];
+      for (int g = 0; g < G; ++g) qc[g] = simd::fill<V>(q[g][c]);
       for (int u = 0; u < kChunks; ++u) {
         const V key = simd::load<V>(row + u * kL);
-        for (int g = 0; g < G; ++g) dot[g][u] += q[g][c] * key;
+        for (int g = 0; g < G; ++g) dot[g][u] = simd::mul_add(qc[g], key, dot[g][u]);
       }
     }
     for (int g = 0; g < G; ++g)
@@ -54,7 +56,7 @@ struct L2Score {
         const V key = simd::load<V>(row + u * kL);
         for (int g = 0; g < G; ++g) {
           const V diff = q[g][c] - key;
-          dist[g][u] += diff * diff;
+          dist[g][u] = simd::mul_add(diff, diff, dist[g][u]);
         }
       }
     }

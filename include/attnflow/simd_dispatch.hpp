@@ -6,18 +6,6 @@
 #include <string>
 #include <string_view>
 
-// Function attributes that compile a function for one width's instruction set (GCC on x86-64).
-// Elsewhere every width compiles for the default target, and only Width128 is run.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define ATTNFLOW_TARGET_512 __attribute__((target("arch=x86-64-v4")))
-#define ATTNFLOW_TARGET_256 __attribute__((target("arch=x86-64-v3")))
-#define ATTNFLOW_X86_WIDTHS 1
-#else
-#define ATTNFLOW_TARGET_512
-#define ATTNFLOW_TARGET_256
-#define ATTNFLOW_X86_WIDTHS 0
-#endif
-
 namespace attnflow {
 
 /// The engine's vector widths (simd::Width128 / Width256 / Width512).

@@ -135,7 +135,7 @@ template <int G, int R, class V, class T>
       for (int r = 0; r < R; ++r) vr[r] = simd::load<V>(v + r * len + jj);
       for (int g = 0; g < G; ++g) {
         const V pg = simd::load<V>(p[g] + jj);
-        for (int r = 0; r < R; ++r) a[g][r] += pg * vr[r];
+        for (int r = 0; r < R; ++r) a[g][r] = simd::mul_add(pg, vr[r], a[g][r]);
       }
     }
     for (int g = 0; g < G; ++g)
@@ -145,7 +145,8 @@ template <int G, int R, class V, class T>
     const T* v = value_block + c * len;
     for (int g = 0; g < G; ++g) {
       V a = simd::load<V>(acc[g] + c * kL);
-      for (Index jj = 0; jj < len; jj += kL) a += simd::load<V>(p[g] + jj) * simd::load<V>(v + jj);
+      for (Index jj = 0; jj < len; jj += kL)
+        a = simd::mul_add(simd::load<V>(p[g] + jj), simd::load<V>(v + jj), a);
       simd::store(acc[g] + c * kL, a);
     }
   }

@@ -8,6 +8,7 @@
 #include "attnflow/mask.hpp"
 #include "attnflow/normalization.hpp"
 #include "attnflow/score.hpp"
+#include "attnflow/simd.hpp"
 #include "attnflow/simd_dispatch.hpp"
 #include "attnflow/weighting.hpp"
 
@@ -16,8 +17,10 @@
 // its width's vectors (simd::Width512 / Width256 / Width128); active_simd_width() picks one at run
 // time, so one binary runs everywhere at the machine's vector width. The engine's loops
 // (attend_query_block and the policies) are force-inlined into each. The OpenMP region lives
-// outside them. No floating-point contraction happens (-ffp-contract=off) and reductions have
-// fixed lanes, so the widths compute the same numbers (tests/unit/test_simd_widths.cpp).
+// outside them. The compiler contracts nothing (-ffp-contract=off); the engine's multiply-adds are
+// explicit (simd::mul_add: fused at AVX-512 and AVX2, unfused at SSE2) and its reductions have
+// fixed lanes, so AVX-512 and AVX2 compute the same bits and SSE2 the same to round-off
+// (tests/unit/test_simd_widths.cpp).
 namespace attnflow {
 
 namespace {

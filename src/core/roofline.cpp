@@ -51,9 +51,10 @@ template <class V>
   return s;
 }
 
-// a ← a · m + c converges to c / (1 − m): no overflow, no subnormals. Enough independent chains
-// must be in flight to cover the multiply + add latency: 8 fill the 16 AVX2 registers, 16 are
-// needed on cores with two 512-bit pipes; both are measured and the faster one kept.
+// a ← mul_add(a, m, c) (= a · m + c) converges to c / (1 − m): no overflow, no subnormals. Enough
+// independent chains must be in flight to cover the latency of one mul_add: 8 fill the 16 AVX2
+// registers, 16 are needed on cores with two 512-bit pipes; both are measured and the faster one
+// kept.
 template <int kChains, class V>
 [[gnu::always_inline]] inline double mul_add_chains(long iterations, double m_in, double c_in) {
   V a[kChains];
@@ -61,7 +62,7 @@ template <int kChains, class V>
   const V m = simd::fill<V>(m_in);
   const V c = simd::fill<V>(c_in);
   for (long i = 0; i < iterations; ++i)
-    for (int k = 0; k < kChains; ++k) a[k] = a[k] * m + c;
+    for (int k = 0; k < kChains; ++k) a[k] = simd::mul_add(a[k], m, c);
   V total{};
   for (int k = 0; k < kChains; ++k) total += a[k];
   return simd::horizontal_sum(total);

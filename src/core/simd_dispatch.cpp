@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "attnflow/error.hpp"
+#include "attnflow/simd.hpp"
 
 namespace attnflow {
 

@@ -1,6 +1,7 @@
 """The engine's vector width (simd_dispatch.hpp) from the command line: ATTNFLOW_SIMD and
-`bench --simd` select it, every width writes bitwise the same trajectory, and unknown names are
-refused with one error line and exit status 2."""
+`bench --simd` select it, the widths with FMA (AVX-512, AVX2) write bitwise the same trajectory and
+SSE2 (multiply-adds rounded twice) one within round-off of it, and unknown names are refused with
+one error line and exit status 2."""
 import json
 
 import h5py
@@ -27,18 +28,29 @@ observables = ["energy"]
 
 
 def trajectory(tmp_path, run_cli, name, simd):
+    """Positions and energies of the run at width `simd` ("": the default), or None where this
+    CPU lacks the width."""
     (tmp_path / "simd.toml").write_text(CONFIG)
     r = run_cli("run", "simd.toml", "-o", name, env={"ATTNFLOW_SIMD": simd})
+    if r.returncode == 2 and "does not support" in r.stderr:
+        return None
     assert r.returncode == 0, r.stderr
     with h5py.File(tmp_path / name / "run.h5", "r") as f:
         return f["x"][:], f["energy"][:]
 
 
-def test_every_width_writes_the_same_bits(tmp_path, run_cli):
+def test_widths_write_the_same_trajectory(tmp_path, run_cli):
     x_best, e_best = trajectory(tmp_path, run_cli, "widest", "")
+    for simd in ("avx512", "avx2"):
+        other = trajectory(tmp_path, run_cli, simd, simd)
+        if other is not None:
+            np.testing.assert_array_equal(other[0], x_best)
+            np.testing.assert_array_equal(other[1], e_best)
     x_sse2, e_sse2 = trajectory(tmp_path, run_cli, "sse2", "sse2")
-    np.testing.assert_array_equal(x_sse2, x_best)
-    np.testing.assert_array_equal(e_sse2, e_best)
+    # Unit-norm tokens, O(1) velocities, four RK4 steps of 0.05: the two roundings of SSE2's
+    # multiply-adds move coordinates and energies by a few ulps of 1.
+    np.testing.assert_allclose(x_sse2, x_best, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(e_sse2, e_best, rtol=1e-13, atol=0)
 
 
 def test_bench_reports_and_selects_the_width(run_cli):
@@ -49,7 +61,7 @@ def test_bench_reports_and_selects_the_width(run_cli):
     narrow = json.loads(r.stdout)
     assert widest["simd"] in ("avx512", "avx2", "sse2")
     assert narrow["simd"] == "sse2"
-    assert narrow["checksum"] == widest["checksum"]
+    assert abs(narrow["checksum"] - widest["checksum"]) <= 1e-12 * abs(widest["checksum"])
 
 
 def test_unknown_widths_are_refused(tmp_path, run_cli):

@@ -1,7 +1,7 @@
 // The float32 engine (model.precision = "float32"): against the independent dense reference of
 // tests/dense_reference.hpp (long double) within an error bound derived from float32's unit
 // round-off and the problem, bitwise determinism across thread counts, and its exponential
-// (simd::exp on sixteen floats) against the correctly rounded e^x.
+// (simd::exp on float lanes, at every supported vector width) against the correctly rounded e^x.
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -19,7 +19,9 @@
 #include "attnflow/head_tables.hpp"
 #include "attnflow/kernel_registry.hpp"
 #include "attnflow/simd.hpp"
+#include "attnflow/simd_dispatch.hpp"
 #include "attnflow/stream_attention.hpp"
+#include "attnflow/vector_exp.hpp"
 #include "dense_reference.hpp"
 #include "engine_test_support.hpp"
 
@@ -301,59 +303,73 @@ double ulp_error_float(float computed, double exact) {
   return std::fabs(static_cast<double>(computed) - exact) / static_cast<double>(ulp);
 }
 
-// simd::exp on sixteen floats against std::exp in double (whose error, < 1 double ulp, is 2⁻²⁹ of a
-// float ulp): within 1.5 float ulp over its whole domain [−87, 88] by a dense sweep (measured:
-// 0.98), and in particular over [−20, 0], where the engine's arguments s − m lie for the weights
-// that matter. The engine's error bound (float32_bound above) assumes 2 ulp.
+/// Widths this CPU supports (the float exponential is checked at each).
+std::vector<SimdWidth> supported_widths() {
+  std::vector<SimdWidth> out;
+  for (SimdWidth w : {SimdWidth::avx512, SimdWidth::avx2, SimdWidth::sse2})
+    if (simd_width_supported(w)) out.push_back(w);
+  return out;
+}
+
+// simd::exp on float lanes (vector_exp.hpp, at every supported width) against std::exp in double
+// (whose error, < 1 double ulp, is 2⁻²⁹ of a float ulp): within 1.5 float ulp over its whole domain
+// [−87, 88] by a dense sweep (measured: 0.98), and in particular over [−20, 0], where the engine's
+// arguments s − m lie for the weights that matter. The engine's error bound (float32_bound above)
+// assumes 2 ulp.
 TEST(FloatExp, WithinTwoUlpOverTheWholeDomain) {
-  double worst = 0.0, worst_engine_range = 0.0;
   constexpr int kPoints = 4'000'000;
-  for (int i = 0; i < kPoints; i += 16) {
-    simd::v16f x;
-    for (int l = 0; l < 16; ++l) x[l] = static_cast<float>(-87.0 + 175.0 * (i + l + 0.5) / kPoints);
-    const auto y = simd::exp(simd::Pack<simd::v16f, 1>{{x}});
-    for (int l = 0; l < 16; ++l)
-      worst = std::max(worst, ulp_error_float(y[l], std::exp(static_cast<double>(x[l]))));
+  std::vector<float> x(kPoints), x_engine(1'000'000);
+  for (int i = 0; i < kPoints; ++i)
+    x[static_cast<std::size_t>(i)] = static_cast<float>(-87.0 + 175.0 * (i + 0.5) / kPoints);
+  for (std::size_t i = 0; i < x_engine.size(); ++i)
+    x_engine[i] = static_cast<float>(-20.0 * static_cast<double>(i) / 1'000'000.0);
+  auto worst_of = [](SimdWidth width, const std::vector<float>& in) {
+    std::vector<float> out(in.size());
+    exp_at_width(width, in, out);
+    double worst = 0.0;
+    for (std::size_t i = 0; i < in.size(); ++i)
+      worst = std::max(worst, ulp_error_float(out[i], std::exp(static_cast<double>(in[i]))));
+    return worst;
+  };
+  for (SimdWidth width : supported_widths()) {
+    const std::string name(simd_width_name(width));
+    const double worst = worst_of(width, x), worst_engine_range = worst_of(width, x_engine);
+    EXPECT_LE(worst, 1.5) << name;
+    EXPECT_LE(worst_engine_range, 1.5) << name;
+    RecordProperty("worst_ulp_" + name, std::to_string(worst));
+    RecordProperty("worst_ulp_engine_range_" + name, std::to_string(worst_engine_range));
   }
-  for (int i = 0; i < 1'000'000; i += 16) {
-    simd::v16f x;
-    for (int l = 0; l < 16; ++l) x[l] = static_cast<float>(-20.0 * (i + l) / 1'000'000.0);
-    const auto y = simd::exp(simd::Pack<simd::v16f, 1>{{x}});
-    for (int l = 0; l < 16; ++l)
-      worst_engine_range =
-          std::max(worst_engine_range, ulp_error_float(y[l], std::exp(static_cast<double>(x[l]))));
-  }
-  EXPECT_LE(worst, 1.5);
-  EXPECT_LE(worst_engine_range, 1.5);
-  RecordProperty("worst_ulp", std::to_string(worst));
-  RecordProperty("worst_ulp_engine_range", std::to_string(worst_engine_range));
 }
 
 TEST(FloatExp, EdgeCases) {
   const float inf = std::numeric_limits<float>::infinity();
-  simd::v16f x{0.0f,   -inf,   std::numeric_limits<float>::quiet_NaN(),
-               100.0f, -1.0f,  1.0f,
-               -87.0f, 88.0f,  -87.5f,
-               88.5f,  inf,    -0.0f,
-               1e-8f,  -1e-8f, 0.5f,
-               -0.5f};
-  const auto y = simd::exp(simd::Pack<simd::v16f, 1>{{x}});
-  EXPECT_EQ(y[0], 1.0f);
-  EXPECT_EQ(y[1], 0.0f);
-  EXPECT_TRUE(std::isnan(y[2]));
-  EXPECT_EQ(y[3], inf);
-  EXPECT_LE(ulp_error_float(y[4], std::exp(-1.0)), 2.0);
-  EXPECT_LE(ulp_error_float(y[5], std::exp(1.0)), 2.0);
-  EXPECT_GT(y[6], 0.0f);
-  EXPECT_LE(ulp_error_float(y[6], std::exp(-87.0)), 2.0);
-  EXPECT_TRUE(std::isfinite(y[7]));
-  EXPECT_LE(ulp_error_float(y[7], std::exp(88.0)), 2.0);
-  EXPECT_EQ(y[8], 0.0f);  // below −87: flushed to zero by design
-  EXPECT_EQ(y[9], inf);   // above 88: +∞ by design
-  EXPECT_EQ(y[10], inf);
-  EXPECT_EQ(y[11], 1.0f);
-  for (int l = 12; l < 16; ++l)
-    EXPECT_LE(ulp_error_float(y[l], std::exp(static_cast<double>(x[l]))), 2.0) << l;
+  const std::vector<float> x{0.0f,   -inf,   std::numeric_limits<float>::quiet_NaN(),
+                             100.0f, -1.0f,  1.0f,
+                             -87.0f, 88.0f,  -87.5f,
+                             88.5f,  inf,    -0.0f,
+                             1e-8f,  -1e-8f, 0.5f,
+                             -0.5f};
+  std::vector<float> y(x.size());
+  for (SimdWidth width : supported_widths()) {
+    SCOPED_TRACE(std::string(simd_width_name(width)));
+    exp_at_width(width, x, y);
+    EXPECT_EQ(y[0], 1.0f);
+    EXPECT_EQ(y[1], 0.0f);
+    EXPECT_TRUE(std::isnan(y[2]));
+    EXPECT_EQ(y[3], inf);
+    EXPECT_LE(ulp_error_float(y[4], std::exp(-1.0)), 2.0);
+    EXPECT_LE(ulp_error_float(y[5], std::exp(1.0)), 2.0);
+    EXPECT_GT(y[6], 0.0f);
+    EXPECT_LE(ulp_error_float(y[6], std::exp(-87.0)), 2.0);
+    EXPECT_TRUE(std::isfinite(y[7]));
+    EXPECT_LE(ulp_error_float(y[7], std::exp(88.0)), 2.0);
+    EXPECT_EQ(y[8], 0.0f);  // below −87: flushed to zero by design
+    EXPECT_EQ(y[9], inf);   // above 88: +∞ by design
+    EXPECT_EQ(y[10], inf);
+    EXPECT_EQ(y[11], 1.0f);
+    for (std::size_t l = 12; l < 16; ++l)
+      EXPECT_LE(ulp_error_float(y[l], std::exp(static_cast<double>(x[l]))), 2.0) << l;
+  }
 }
 
 }  // namespace
