@@ -22,12 +22,16 @@ inline constexpr Index kKeyBlock = 256;
 inline constexpr Index kMinKeyBlock = 32;
 
 /// Keys per block for k score features and dv value components stored as `bytes`-byte scalars:
-/// the largest power of two in [smallest, kKeyBlock] whose keys and values fit in 24 KiB, so a
-/// block stays in L1 while the queries of a block pass over it. The smallest block is four
+/// the largest power of two in [smallest, kKeyBlock] whose keys and values fit in 192 KiB, so a
+/// block stays in L2 while the queries of a block pass over it. (An L1-sized 24 KiB budget gave
+/// 32-key blocks at k = dv = 64, whose per-block work — horizontal maxima, lane sums, loop
+/// set-up — cost more than the L2 reads it saved: `bench velocity --n 8192 --d 64 --threads 1`
+/// took 0.315 s of CPU with 32-key blocks, 0.289 with 64, 0.283 with 128 and 0.273 with 256; 128
+/// keys, 133 KiB, leaves room in the 256 KiB L2 of older cores.) The smallest block is four
 /// vectors of lanes (kMinKeyBlock = 32 doubles, 64 floats), so that pass 1 of the engine always
 /// forms four independent score chains (at large k a single chain is bound by the add latency).
 constexpr Index key_block_size(Index k, Index dv, Index bytes = 8) {
-  constexpr Index kBudgetBytes = 24 * 1024;
+  constexpr Index kBudgetBytes = 192 * 1024;
   const Index smallest = std::max(kMinKeyBlock, 4 * (Index{64} / bytes));
   Index block = kKeyBlock;
   while (block > smallest && block * (k + dv + 2) * bytes > kBudgetBytes) block /= 2;

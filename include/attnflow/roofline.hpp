@@ -14,11 +14,11 @@
 // instruction at the AVX-512 and AVX2 widths, a multiply and an add at SSE2; the microbenchmark
 // times that same operation. The 5 single operations count as 5/2 mul-adds (as cheap as half a
 // mul-add: exact for a multiply-then-add, and for cores like this one whose adds run on pipes of
-// their own beside the FMA pipes). Left out: loads and stores (L1-resident by construction of the
-// key blocks: k + 2 dv + 2 loads and 2 stores per pair), the per-(query, block) horizontal max and
-// rare rescale (1/256 of a pair or less) and the O(N d) per-query work (table building, finalize,
-// tangent projection), all o(N²). The bound treats the exp and the mul-adds as competing for the
-// same floating-point pipes (their times add):
+// their own beside the FMA pipes). Left out: loads and stores (cache-resident by construction of
+// the key blocks: k + 2 dv + 2 loads and 2 stores per pair), the per-(query, block) horizontal max
+// and rare rescale (1/256 of a pair or less) and the O(N d) per-query work (table building,
+// finalize, tangent projection), all o(N²). The bound treats the exp and the mul-adds as competing
+// for the same floating-point pipes (their times add):
 //   bound_pairs_per_s = 1 / (exps / exp_rate + (mul_adds + single_ops / 2) / mul_add_rate)
 // with exp_rate in exps/s and mul_add_rate in mul-adds/s (flops/s = 2 · mul_add_rate).
 #include <cstdint>

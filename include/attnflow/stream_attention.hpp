@@ -4,7 +4,7 @@
 // For each query i it computes, without ever storing an N×N matrix,
 //     s_ij = Score(q_i, k_j) (masked),  p_ij = Weighting(s_ij, w_j),
 //     log Z_i = log Σ_j p_ij,            out_i = Normalization(Σ_j p_ij v_j)
-// in blocks of keys (KeyTable::block, sized to stay in L1). Exponential weightings keep the online
+// in blocks of keys (KeyTable::block, sized to stay in L2). Exponential weightings keep the online
 // max / log-sum-exp of OnlineSoftmax, so that scores as large as β = 10⁴ stay finite. Memory is
 // O((N_q + N_k)(k + dv)).
 //
