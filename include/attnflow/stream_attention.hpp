@@ -72,9 +72,13 @@ struct BasicBlockScratch {
   std::vector<T> s;
   std::vector<OnlineSoftmax> state;
   std::vector<T> lane_sum;
-  /// kQueryBlock × dv × kL partial sums, left uninitialised: attend_query_block() zeroes the
-  /// part it uses, and zero-filling it here as well cost a measurable share of small systems'
-  /// evaluations (256 KiB per evaluation at d = 128).
+  /// Per query of the block: no key has contributed to its lane_acc yet, which then holds
+  /// anything (see attend_query_block).
+  std::vector<unsigned char> fresh;
+  /// kQueryBlock × dv × kL partial sums, left uninitialised. The float64 engine never zeroes
+  /// them: a query's first contribution stores its products instead of adding them (zero-filling
+  /// 256 KiB per evaluation at d = 128, then rescaling those zeros by 0 at the first block,
+  /// cost ~10 % of small systems' evaluations). The float32 engine zeroes the part it uses.
   std::unique_ptr<T[]> lane_acc_storage;
   std::span<T> lane_acc;
   /// Accumulation<T>::kWidened: the double lanes the partials are flushed into (else empty).
@@ -88,6 +92,7 @@ struct BasicBlockScratch {
         s(kMaxQueryGroup * kKeyBlock),
         state(kQueryBlock),
         lane_sum(kQueryBlock * kL),
+        fresh(kQueryBlock),
         lane_acc_storage(new T[static_cast<std::size_t>(kQueryBlock * dv * kL)]),
         lane_acc(lane_acc_storage.get(), static_cast<std::size_t>(kQueryBlock * dv * kL)),
         acc(static_cast<std::size_t>(dv)) {
@@ -119,8 +124,9 @@ template <class T>
 
 /// acc[g][c·kL .. c·kL + kL) += Σ_jj p[g][jj..] · v_c[jj..] over the block's len keys, for G
 /// queries and every value component c (value block layout: component-major, `len` per row), in
-/// vectors V of scalars T, R components at a time (then one by one).
-template <int G, int R, class V, class T>
+/// vectors V of scalars T, R components at a time (then one by one). kFresh: acc holds nothing yet
+/// and the sums start from zero instead (the same bits as from a zero-filled acc).
+template <int G, int R, class V, bool kFresh, class T>
 [[gnu::always_inline]] inline void accumulate_values(T* const* p, const T* value_block, Index len,
                                                      Index dv, T* const* acc) {
   constexpr Index kL = kLanesOf<T>;
@@ -129,7 +135,7 @@ template <int G, int R, class V, class T>
     const T* v = value_block + c * len;
     V a[G][R];
     for (int g = 0; g < G; ++g)
-      for (int r = 0; r < R; ++r) a[g][r] = simd::load<V>(acc[g] + (c + r) * kL);
+      for (int r = 0; r < R; ++r) a[g][r] = kFresh ? V{} : simd::load<V>(acc[g] + (c + r) * kL);
     for (Index jj = 0; jj < len; jj += kL) {
       V vr[R];
       for (int r = 0; r < R; ++r) vr[r] = simd::load<V>(v + r * len + jj);
@@ -144,7 +150,7 @@ template <int G, int R, class V, class T>
   for (; c < dv; ++c) {
     const T* v = value_block + c * len;
     for (int g = 0; g < G; ++g) {
-      V a = simd::load<V>(acc[g] + c * kL);
+      V a = kFresh ? V{} : simd::load<V>(acc[g] + c * kL);
       for (Index jj = 0; jj < len; jj += kL)
         a = simd::mul_add(simd::load<V>(p[g] + jj), simd::load<V>(v + jj), a);
       simd::store(acc[g] + c * kL, a);
@@ -180,9 +186,10 @@ template <class Normalization, class Width, class T, class Score, class Weightin
   for (auto& st : scratch.state)
     st = Weighting::kOnlineMax ? OnlineSoftmax{} : OnlineSoftmax{0.0, 0.0};
   for (T& v : scratch.lane_sum) v = T{0};
-  for (Index c = 0; c < (i1 - i0) * dv * kL; ++c)
-    scratch.lane_acc[static_cast<std::size_t>(c)] = T{0};
+  for (unsigned char& f : scratch.fresh) f = kWidened ? 0 : 1;
   if constexpr (kWidened) {
+    for (Index c = 0; c < (i1 - i0) * dv * kL; ++c)
+      scratch.lane_acc[static_cast<std::size_t>(c)] = T{0};
     for (double& v : scratch.wide_sum) v = 0.0;
     for (Index c = 0; c < (i1 - i0) * dv * kL; ++c)
       scratch.wide_acc[static_cast<std::size_t>(c)] = 0.0;
@@ -272,7 +279,8 @@ template <class Normalization, class Width, class T, class Score, class Weightin
               for (Index c = 0; c < dv * kL; ++c) wa[c] *= r;
             } else {
               for (Index l = 0; l < kL; ++l) ls[l] *= r;
-              for (Index c = 0; c < dv * kL; ++c) la[g][c] *= r;
+              if (!scratch.fresh[static_cast<std::size_t>(i - i0)])
+                for (Index c = 0; c < dv * kL; ++c) la[g][c] *= r;
             }
             st.max = block_max;
           }
@@ -292,15 +300,28 @@ template <class Normalization, class Width, class T, class Score, class Weightin
       // v serves G queries, each load of p four components, and 4G add chains run side by side
       // (one chain was bound by the add latency at large dv). Every (query, component) sum still
       // runs over its keys in the same order.
-      bool all_active = true;
-      for (int g = 0; g < G; ++g) all_active = all_active && active[g];
-      if (all_active) {
-        accumulate_values<G, kValueComponents, V>(sg, value_block, len, dv, la);
-      } else {
-        for (int g = 0; g < G; ++g)
-          if (active[g])
-            accumulate_values<1, kValueComponents, V>(&sg[g], value_block, len, dv, &la[g]);
+      unsigned char* fresh = scratch.fresh.data() + (ig - i0);
+      bool all_active = true, all_fresh = true, none_fresh = true;
+      for (int g = 0; g < G; ++g) {
+        all_active = all_active && active[g];
+        all_fresh = all_fresh && fresh[g];
+        none_fresh = none_fresh && !fresh[g];
       }
+      if (all_active && none_fresh) {
+        accumulate_values<G, kValueComponents, V, false>(sg, value_block, len, dv, la);
+      } else if (all_active && all_fresh) {
+        accumulate_values<G, kValueComponents, V, true>(sg, value_block, len, dv, la);
+      } else {
+        for (int g = 0; g < G; ++g) {
+          if (!active[g]) continue;
+          if (fresh[g])
+            accumulate_values<1, kValueComponents, V, true>(&sg[g], value_block, len, dv, &la[g]);
+          else
+            accumulate_values<1, kValueComponents, V, false>(&sg[g], value_block, len, dv, &la[g]);
+        }
+      }
+      for (int g = 0; g < G; ++g)
+        if (active[g]) fresh[g] = 0;
     };
     Index i = i0;
     for (; i + kQueryGroup <= i1; i += kQueryGroup)
@@ -325,9 +346,11 @@ template <class Normalization, class Width, class T, class Score, class Weightin
     } else {
       const double* ls = scratch.lane_sum.data() + (i - i0) * kL;
       const double* la = scratch.lane_acc.data() + (i - i0) * dv * kL;
+      const bool fresh = scratch.fresh[static_cast<std::size_t>(i - i0)];  // no visible key
       st.sum = simd::horizontal_sum(simd::load<V>(ls));
       for (Index c = 0; c < dv; ++c)
-        scratch.acc[static_cast<std::size_t>(c)] = simd::horizontal_sum(simd::load<V>(la + c * kL));
+        scratch.acc[static_cast<std::size_t>(c)] =
+            fresh ? 0.0 : simd::horizontal_sum(simd::load<V>(la + c * kL));
     }
     if (out.values != nullptr)
       Normalization::finalize(st, scratch.acc.data(), dv, out.values + i * dv);
