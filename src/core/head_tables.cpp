@@ -78,6 +78,7 @@ void fill_keys(const Matrix& R, const Matrix* U, const Matrix& x,
   const bool r_identity = resolve(r_kind, R);
   const bool u_identity =
       U != nullptr && (U == &R && u_kind == Projection::unknown ? r_identity : resolve(u_kind, *U));
+  const bool values_copy_keys = r_identity && u_identity && dv == k;
   // Block by block (KeyTable's layout): feature a of key j of the block at j0 is at
   // a·len + (j − j0) of the block's k × len array, with no index division per entry.
   const Index n_blocks = (n + out.block - 1) / out.block;
@@ -101,7 +102,7 @@ void fill_keys(const Matrix& R, const Matrix* U, const Matrix& x,
         for (Index c = 0; c < d; ++c) s += ra[c] * xj[c];
         key_block[a * len + jj] = static_cast<T>(s);
       }
-      for (Index a = 0; a < dv; ++a) {
+      for (Index a = 0; a < dv && !values_copy_keys; ++a) {
         if (u_identity) {
           value_block[a * len + jj] = static_cast<T>(xj[a]);
           continue;
@@ -117,6 +118,9 @@ void fill_keys(const Matrix& R, const Matrix* U, const Matrix& x,
       out.weight[static_cast<std::size_t>(j)] = static_cast<T>(w);
       out.position[static_cast<std::size_t>(j)] = positions[static_cast<std::size_t>(j)];
     }
+    // K = V = I (the papers' default): the value block is the key block, copied contiguously
+    // instead of transposed a second time entry by entry.
+    if (values_copy_keys) std::copy(key_block, key_block + k * len, value_block);
   }
 }
 

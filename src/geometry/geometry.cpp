@@ -20,7 +20,9 @@ void project_tangent(const Matrix& x, Matrix& v) {
 void normalize_rows(Matrix& x) {
   const Index n = x.rows();
 #pragma omp parallel for schedule(static) if (n > kParallelTokens)
-  for (Index i = 0; i < n; ++i) x.row(i) /= x.row(i).norm();
+  // One division per row and d multiplications (d divisions cost ~4 % of a small system's step
+  // at d = 128); the row's norm then differs from 1 by at most a few ulps either way.
+  for (Index i = 0; i < n; ++i) x.row(i) *= 1.0 / x.row(i).norm();
 }
 
 void apply_geometry(Geometry geometry, const Matrix& x, Matrix& v) {

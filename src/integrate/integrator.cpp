@@ -1,7 +1,9 @@
 #include "attnflow/integrator.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <sstream>
 
 #include "attnflow/error.hpp"
@@ -17,8 +19,21 @@ std::string time_text(double t) {
   return s.str();
 }
 
+/// Whether every entry is finite: no exponent field all ones. One OR over the bit patterns, which
+/// vectorises (Eigen's allFinite() evaluates x − x == x − x with an early exit per packet, ~5 % of
+/// a small system's Euler step at n = 32, d = 128).
+bool all_finite(const Matrix& x) {
+  constexpr std::uint64_t kExponent = 0x7ff0000000000000ULL;
+  const double* p = x.data();
+  std::uint64_t non_finite = 0;
+  for (Index i = 0; i < x.size(); ++i)
+    non_finite |=
+        static_cast<std::uint64_t>((std::bit_cast<std::uint64_t>(p[i]) & kExponent) == kExponent);
+  return non_finite == 0;
+}
+
 void check_finite(const Matrix& x, double t) {
-  if (!x.allFinite())
+  if (!all_finite(x))
     throw NumericalError("integrate: the state became non-finite (NaN or infinity) at t = " +
                          time_text(t) + "; use a smaller integrate.dt or tighter tolerances");
 }
