@@ -158,26 +158,31 @@ ATTNFLOW_PACK_COMPARE(==)
 // engine's templates (compiled for the default target, then inlined into each width's function)
 // may not call them; the assembly text is only checked where it is finally expanded, inside the
 // width's own function. Only the 32- and 64-byte types reach it, in those functions.
+// Two forms of the same operation, which differ only in the register the result takes (so that no
+// copy is needed): fused_mul_add overwrites c (vfmadd231: running sums c += a·b), fused_horner_step
+// overwrites a (vfmadd213: polynomial steps p = p·r + coefficient, the coefficient kept).
 #if ATTNFLOW_X86_WIDTHS
-[[gnu::always_inline]] inline v8d fused_mul_add(v8d a, v8d b, v8d c) {
-  asm("vfmadd231pd %2, %1, %0" : "+v"(c) : "v"(a), "vm"(b));
-  return c;
-}
-[[gnu::always_inline]] inline v16f fused_mul_add(v16f a, v16f b, v16f c) {
-  asm("vfmadd231ps %2, %1, %0" : "+v"(c) : "v"(a), "vm"(b));
-  return c;
-}
-[[gnu::always_inline]] inline v4d fused_mul_add(v4d a, v4d b, v4d c) {
-  asm("vfmadd231pd %2, %1, %0" : "+x"(c) : "x"(a), "xm"(b));
-  return c;
-}
-[[gnu::always_inline]] inline v8f fused_mul_add(v8f a, v8f b, v8f c) {
-  asm("vfmadd231ps %2, %1, %0" : "+x"(c) : "x"(a), "xm"(b));
-  return c;
-}
+#define ATTNFLOW_FMA_FORMS(N, suffix, reg)                                   \
+  [[gnu::always_inline]] inline N fused_mul_add(N a, N b, N c) {             \
+    asm("vfmadd231" suffix " %2, %1, %0" : "+" reg(c) : reg(a), reg "m"(b)); \
+    return c;                                                                \
+  }                                                                          \
+  [[gnu::always_inline]] inline N fused_horner_step(N a, N b, N c) {         \
+    asm("vfmadd213" suffix " %2, %1, %0" : "+" reg(a) : reg(b), reg "m"(c)); \
+    return a;                                                                \
+  }
+ATTNFLOW_FMA_FORMS(v8d, "pd", "v")
+ATTNFLOW_FMA_FORMS(v16f, "ps", "v")
+ATTNFLOW_FMA_FORMS(v4d, "pd", "x")
+ATTNFLOW_FMA_FORMS(v8f, "ps", "x")
+#undef ATTNFLOW_FMA_FORMS
 #endif
 template <class N>
 [[gnu::always_inline]] inline N fused_mul_add(N a, N b, N c) {
+  return a * b + c;
+}
+template <class N>
+[[gnu::always_inline]] inline N fused_horner_step(N a, N b, N c) {
   return a * b + c;
 }
 
@@ -195,6 +200,13 @@ template <class N, int K>
 [[gnu::always_inline]] inline Pack<N, K> mul_add(Pack<N, K> a, Pack<N, K> b, Pack<N, K> c) {
   Pack<N, K> r;
   for (int k = 0; k < K; ++k) r.part[k] = fused_mul_add(a.part[k], b.part[k], c.part[k]);
+  return r;
+}
+/// The same a·b + c for a Horner step (a is the running value; see fused_horner_step).
+template <class N, int K>
+[[gnu::always_inline]] inline Pack<N, K> horner_step(Pack<N, K> a, Pack<N, K> b, Pack<N, K> c) {
+  Pack<N, K> r;
+  for (int k = 0; k < K; ++k) r.part[k] = fused_horner_step(a.part[k], b.part[k], c.part[k]);
   return r;
 }
 
@@ -270,19 +282,18 @@ template <AnyPack V>
 /// e^x lane-wise on double lanes, branch-free so it vectorises (std::exp is a libm call and stops
 /// vectorisation; Debian's SLEEF has only per-ISA entry points, which would need dispatching per
 /// call, while this is inlined into each width's engine). Method: x = k·ln2 + r, k = round(x/ln2)
-/// (Cody–Waite two-part ln2, |r| ≤ ln2/2); e^r by its degree-13 Taylor polynomial (truncation
-/// ≤ (ln2/2)^14/14! < 4·10⁻¹⁸, below half an ulp) in Horner form with mul_add; 2^k built in the
-/// exponent bits. Below −708 the result is 0 (in the engine the argument is a score minus the
-/// running maximum, so such terms are below the round-off of a sum ≥ 1); above 709, +∞; NaN
-/// propagates. Measured against expl over 2·10⁶ points of [−708, 709]: worst 0.87 ulp with fused
-/// multiply-adds (AVX-512, AVX2), 1.14 ulp unfused (SSE2); tests/unit/test_fast_exp.cpp asserts
-/// ≤ 2 ulp at every width. Fusing its 16 multiply-adds made it 1.8× faster on AVX-512 (1.13·10⁹
-/// → 2.06·10⁹ per second and core, `attnflow bench roofline`).
-template <class N, int K>
-[[gnu::always_inline]] inline std::enable_if_t<std::is_same_v<scalar_of<Pack<N, K>>, double>,
-                                               Pack<N, K>>
-exp(Pack<N, K> x) {
-  using V = Pack<N, K>;
+/// (Cody–Waite two-part ln2, |r| ≤ ln2/2); e^r by a near-minimax polynomial of degree 11
+/// (Chebyshev fit, scripts/exp_coefficients.py: relative error 1.7·10⁻¹⁷ with the coefficients
+/// rounded to double, 0.15 ulp) in Horner form with multiply-adds; 2^k built in the exponent bits.
+/// Below −708 the result is 0 (in the engine the argument is a score minus the running maximum,
+/// so such terms are below the round-off of a sum ≥ 1); above 709, +∞ (kHighClamp; without it
+/// the caller guarantees x ≤ 709); NaN propagates. Measured against expl over 2·10⁶ points of
+/// [−708, 709]: worst 0.94 ulp with fused multiply-adds (AVX-512, AVX2), 1.21 ulp unfused (SSE2);
+/// tests/unit/test_fast_exp.cpp asserts ≤ 2 ulp at every width. Fused multiply-adds made it 1.8×
+/// faster on AVX-512 than the unfused degree-13 Taylor form it replaced (1.13·10⁹ → 2.06·10⁹ per
+/// second and core, `attnflow bench roofline`); degree 11 shortens the chain by two more.
+template <bool kHighClamp, class V>
+[[gnu::always_inline]] inline V exp_f64(V x) {
   using I = int_of<V>;
   constexpr double kLog2e = 1.4426950408889634;
   constexpr double kLn2Hi = 6.93147180369123816490e-01;
@@ -291,33 +302,28 @@ exp(Pack<N, K> x) {
   constexpr double kMin = -708.0;
   constexpr double kMax = 709.0;
   const I too_small = x < kMin;
-  const I too_large = x > kMax;
   V xc = select(too_small, fill<V>(kMin), x);
-  xc = select(too_large, fill<V>(kMax), xc);
-  const V shifted = mul_add(xc, fill<V>(kLog2e), fill<V>(kShifter));
+  I too_large{};
+  if constexpr (kHighClamp) {
+    too_large = x > kMax;
+    xc = select(too_large, fill<V>(kMax), xc);
+  }
+  const V shifted = horner_step(xc, fill<V>(kLog2e), fill<V>(kShifter));
   const V k = shifted - kShifter;
   const V r = mul_add(-k, fill<V>(kLn2Lo), mul_add(-k, fill<V>(kLn2Hi), xc));
-  // Taylor coefficients 1/13!, 1/12!, ..., 1/1!, 1/0!, in Horner order.
-  constexpr double kCoefficients[] = {1.0 / 479001600.0,
-                                      1.0 / 39916800.0,
-                                      1.0 / 3628800.0,
-                                      1.0 / 362880.0,
-                                      1.0 / 40320.0,
-                                      1.0 / 5040.0,
-                                      1.0 / 720.0,
-                                      1.0 / 120.0,
-                                      1.0 / 24.0,
-                                      1.0 / 6.0,
-                                      0.5,
-                                      1.0,
-                                      1.0};
-  V p = fill<V>(1.0 / 6227020800.0);
-  for (double c : kCoefficients) p = mul_add(p, r, fill<V>(c));
+  // scripts/exp_coefficients.py, degrees 10 down to 0 (degree 11 starts the Horner chain).
+  constexpr double kCoefficients[] = {
+      0x1.28b4057f44145p-22, 0x1.71ddf5749d126p-19, 0x1.a01991ac8730ap-16, 0x1.a01a01b14378fp-13,
+      0x1.6c16c187fbe02p-10, 0x1.111111110f225p-7,  0x1.555555554f0cfp-5,  0x1.555555555555ap-3,
+      0x1.0000000000011p-1,  0x1.0000000000000p+0,  0x1.0000000000000p+0};
+  V p = fill<V>(0x1.af631d0059becp-26);
+  for (double c : kCoefficients) p = horner_step(p, r, fill<V>(c));
   const I ki = std::bit_cast<I>(shifted) - std::int64_t{0x4338000000000000LL};  // bits of kShifter
   const I scale_bits = (ki + std::int64_t{1023}) << 52;
   const V result = p * std::bit_cast<V>(scale_bits);
   const V with_low = select(too_small, fill<V>(0.0), result);
-  return select(too_large, fill<V>(__builtin_inf()), with_low);
+  if constexpr (kHighClamp) return select(too_large, fill<V>(__builtin_inf()), with_low);
+  return with_low;
 }
 
 /// e^x lane-wise on float lanes (the float32 engine's exponential; same structure as the double
@@ -326,15 +332,12 @@ exp(Pack<N, K> x) {
 /// Cephes' degree-5 minimax P (S. Moshier, Cephes expf.c: relative error of the polynomial ≲ 2⁻²⁴
 /// on |r| ≤ ln2/2); 2^k built in the exponent bits. Below −87 the result is 0 (e^{−87} ≈
 /// 1.6·10⁻³⁸, far below the float round-off of a sum ≥ 1, which is how the engine uses it); above
-/// 88, +∞ (the true overflow is at 88.72: 2^k would need k = 128); NaN propagates. Hand-written
-/// rather than SLEEF for the reason given at the double exp. Measured against e^x (std::exp in
-/// double) over 4·10⁶ points of [−87, 88]: worst 1.01 float ulp fused, 0.98 unfused
+/// 88, +∞ (kHighClamp; the true overflow is at 88.72: 2^k would need k = 128); NaN propagates.
+/// Hand-written rather than SLEEF for the reason given at exp_f64. Measured against e^x (std::exp
+/// in double) over 4·10⁶ points of [−87, 88]: worst 1.01 float ulp fused, 0.98 unfused
 /// (tests/unit/test_engine_float32.cpp asserts ≤ 1.5 at every width).
-template <class N, int K>
-[[gnu::always_inline]] inline std::enable_if_t<std::is_same_v<scalar_of<Pack<N, K>>, float>,
-                                               Pack<N, K>>
-exp(Pack<N, K> x) {
-  using V = Pack<N, K>;
+template <bool kHighClamp, class V>
+[[gnu::always_inline]] inline V exp_f32(V x) {
   using I = int_of<V>;
   constexpr float kLog2e = 1.44269504088896341f;
   constexpr float kLn2Hi = 0.693359375f;
@@ -343,22 +346,45 @@ exp(Pack<N, K> x) {
   constexpr float kMin = -87.0f;
   constexpr float kMax = 88.0f;
   const I too_small = x < kMin;
-  const I too_large = x > kMax;
   V xc = select(too_small, fill<V>(kMin), x);
-  xc = select(too_large, fill<V>(kMax), xc);
-  const V shifted = mul_add(xc, fill<V>(kLog2e), fill<V>(kShifter));
+  I too_large{};
+  if constexpr (kHighClamp) {
+    too_large = x > kMax;
+    xc = select(too_large, fill<V>(kMax), xc);
+  }
+  const V shifted = horner_step(xc, fill<V>(kLog2e), fill<V>(kShifter));
   const V k = shifted - kShifter;
   const V r = mul_add(-k, fill<V>(kLn2Lo), mul_add(-k, fill<V>(kLn2Hi), xc));
   constexpr float kCoefficients[] = {1.3981999507e-3f, 8.3334519073e-3f, 4.1665795894e-2f,
                                      1.6666665459e-1f, 5.0000001201e-1f};
   V p = fill<V>(1.9875691500e-4);
-  for (float c : kCoefficients) p = mul_add(p, r, fill<V>(c));
-  p = mul_add(p, r * r, r) + 1.0f;
+  for (float c : kCoefficients) p = horner_step(p, r, fill<V>(c));
+  p = horner_step(p, r * r, r) + 1.0f;
   const I ki = std::bit_cast<I>(shifted) - std::int32_t{0x4B400000};  // bits of kShifter
   const I scale_bits = (ki + std::int32_t{127}) << 23;
   const V result = p * std::bit_cast<V>(scale_bits);
   const V with_low = select(too_small, fill<V>(0.0), result);
-  return select(too_large, fill<V>(__builtin_inff()), with_low);
+  if constexpr (kHighClamp) return select(too_large, fill<V>(__builtin_inff()), with_low);
+  return with_low;
+}
+
+/// e^x lane-wise for any argument (exp_f64 / exp_f32 by the pack's scalar).
+template <AnyPack V>
+[[gnu::always_inline]] inline V exp(V x) {
+  if constexpr (std::is_same_v<scalar_of<V>, double>)
+    return exp_f64<true>(x);
+  else
+    return exp_f32<true>(x);
+}
+
+/// e^x for x ≤ 0 or NaN (the engine's e^{s − m}, m the running maximum): the same bits as exp()
+/// there, without the overflow clamp.
+template <AnyPack V>
+[[gnu::always_inline]] inline V exp_nonpositive(V x) {
+  if constexpr (std::is_same_v<scalar_of<V>, double>)
+    return exp_f64<false>(x);
+  else
+    return exp_f32<false>(x);
 }
 
 // The widths: how many native registers make up the engine's lanes for each instruction set, and

@@ -122,39 +122,53 @@ template <class T>
   }
 }
 
+/// acc[g][(c + r)·kL ..] += Σ_jj p[g][jj..] · v_{c+r}[jj..] for r < R over the block's len keys
+/// and G queries, in one pass over the keys: G·R independent accumulator chains (one chain is
+/// bound by the multiply-add latency). kFresh: acc holds nothing yet and the sums start from zero
+/// instead (the same bits as from a zero-filled acc).
+template <int G, int R, class V, bool kFresh, class T>
+[[gnu::always_inline]] inline void accumulate_components(T* const* p, const T* value_block,
+                                                         Index len, Index c, T* const* acc) {
+  constexpr Index kL = kLanesOf<T>;
+  const T* v = value_block + c * len;
+  V a[G][R];
+  for (int g = 0; g < G; ++g)
+    for (int r = 0; r < R; ++r) a[g][r] = kFresh ? V{} : simd::load<V>(acc[g] + (c + r) * kL);
+  for (Index jj = 0; jj < len; jj += kL) {
+    V vr[R];
+    for (int r = 0; r < R; ++r) vr[r] = simd::load<V>(v + r * len + jj);
+    for (int g = 0; g < G; ++g) {
+      const V pg = simd::load<V>(p[g] + jj);
+      for (int r = 0; r < R; ++r) a[g][r] = simd::mul_add(pg, vr[r], a[g][r]);
+    }
+  }
+  for (int g = 0; g < G; ++g)
+    for (int r = 0; r < R; ++r) simd::store(acc[g] + (c + r) * kL, a[g][r]);
+}
+
 /// acc[g][c·kL .. c·kL + kL) += Σ_jj p[g][jj..] · v_c[jj..] over the block's len keys, for G
 /// queries and every value component c (value block layout: component-major, `len` per row), in
-/// vectors V of scalars T, R components at a time (then one by one). kFresh: acc holds nothing yet
-/// and the sums start from zero instead (the same bits as from a zero-filled acc).
+/// vectors V of scalars T: R components at a time, then the remaining dv mod R together (at
+/// d = 3 one component per pass left three latency-bound chains per query). Every (query,
+/// component) sum runs over its keys in key order, whatever G and R.
 template <int G, int R, class V, bool kFresh, class T>
 [[gnu::always_inline]] inline void accumulate_values(T* const* p, const T* value_block, Index len,
                                                      Index dv, T* const* acc) {
-  constexpr Index kL = kLanesOf<T>;
+  static_assert(R >= 1 && R <= 4, "the remainder cases below cover R ≤ 4");
   Index c = 0;
-  for (; c + R <= dv; c += R) {
-    const T* v = value_block + c * len;
-    V a[G][R];
-    for (int g = 0; g < G; ++g)
-      for (int r = 0; r < R; ++r) a[g][r] = kFresh ? V{} : simd::load<V>(acc[g] + (c + r) * kL);
-    for (Index jj = 0; jj < len; jj += kL) {
-      V vr[R];
-      for (int r = 0; r < R; ++r) vr[r] = simd::load<V>(v + r * len + jj);
-      for (int g = 0; g < G; ++g) {
-        const V pg = simd::load<V>(p[g] + jj);
-        for (int r = 0; r < R; ++r) a[g][r] = simd::mul_add(pg, vr[r], a[g][r]);
-      }
-    }
-    for (int g = 0; g < G; ++g)
-      for (int r = 0; r < R; ++r) simd::store(acc[g] + (c + r) * kL, a[g][r]);
-  }
-  for (; c < dv; ++c) {
-    const T* v = value_block + c * len;
-    for (int g = 0; g < G; ++g) {
-      V a = kFresh ? V{} : simd::load<V>(acc[g] + c * kL);
-      for (Index jj = 0; jj < len; jj += kL)
-        a = simd::mul_add(simd::load<V>(p[g] + jj), simd::load<V>(v + jj), a);
-      simd::store(acc[g] + c * kL, a);
-    }
+  for (; c + R <= dv; c += R) accumulate_components<G, R, V, kFresh>(p, value_block, len, c, acc);
+  switch (dv - c) {
+    case 0:
+      break;
+    case 1:
+      accumulate_components<G, 1, V, kFresh>(p, value_block, len, c, acc);
+      break;
+    case 2:
+      if constexpr (R > 2) accumulate_components<G, 2, V, kFresh>(p, value_block, len, c, acc);
+      break;
+    default:
+      if constexpr (R > 3) accumulate_components<G, 3, V, kFresh>(p, value_block, len, c, acc);
+      break;
   }
 }
 
@@ -286,14 +300,26 @@ template <class Normalization, class Width, class T, class Score, class Weightin
           }
         }
         // Pass 2: weights p_ij e^{−m} and their lane sums. Lane l of every partial sum
-        // accumulates keys j ≡ l (mod kL), in key order.
+        // accumulates keys j ≡ l (mod kL), in key order. Four vectors of weights are formed
+        // before they are summed: their exponentials are independent chains of ~16 dependent
+        // multiply-adds, which one at a time left the pipes waiting on latency.
         V lane_sum = simd::load<V>(ls);
-        for (Index j = j0; j < j1; j += kL) {
+        auto weight_at = [&](Index j) __attribute__((always_inline)) {
           const V p = weighting.weight(simd::load<V>(sg[g] + (j - j0)),
                                        simd::load<V>(keys.weight.data() + j), st.max);
           simd::store(sg[g] + (j - j0), p);
-          lane_sum += p;
+          return p;
+        };
+        Index j = j0;
+        for (; j + 4 * kL <= j1; j += 4 * kL) {
+          const V p0 = weight_at(j), p1 = weight_at(j + kL);
+          const V p2 = weight_at(j + 2 * kL), p3 = weight_at(j + 3 * kL);
+          lane_sum += p0;
+          lane_sum += p1;
+          lane_sum += p2;
+          lane_sum += p3;
         }
+        for (; j < j1; j += kL) lane_sum += weight_at(j);
         simd::store(ls, lane_sum);
       }
       // Pass 3: Σ_j p_ij v_j, four value components at a time for all G queries: each load of

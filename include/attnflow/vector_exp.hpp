@@ -13,5 +13,8 @@ namespace attnflow {
 void exp_at_width(SimdWidth width, std::span<const double> x, std::span<double> y);
 /// The float exponential of the float32 engine, likewise.
 void exp_at_width(SimdWidth width, std::span<const float> x, std::span<float> y);
+/// simd::exp_nonpositive (the softmax weights' exponential, for x ≤ 0 or NaN), likewise.
+void exp_nonpositive_at_width(SimdWidth width, std::span<const double> x, std::span<double> y);
+void exp_nonpositive_at_width(SimdWidth width, std::span<const float> x, std::span<float> y);
 
 }  // namespace attnflow

@@ -26,11 +26,13 @@ struct ExpWeights {
   }
   /// The factor that moves partial sums from maximum m to m_new ≥ m.
   static double rescale(double m, double m_new) { return OnlineSoftmax::rescale(m, m_new); }
-  /// p e^{−m} = e^{s + log w − m} from the prepared score (simd::exp; error in simd.hpp). In the
-  /// float32 engine m is the maximum of float scores, so it is exact as a float.
+  /// p e^{−m} = e^{s + log w − m} from the prepared score (simd.hpp's exponential; its error is
+  /// documented there). m is the running maximum of the prepared scores, so the argument is ≤ 0
+  /// (or NaN): no overflow clamp is needed. In the float32 engine m is the maximum of float
+  /// scores, so it is exact as a float.
   template <class V>
   [[gnu::always_inline]] V weight(V prepared, V, double m) const {
-    return simd::exp(prepared - static_cast<simd::scalar_of<V>>(m));
+    return simd::exp_nonpositive(prepared - static_cast<simd::scalar_of<V>>(m));
   }
 };
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <vector>
@@ -65,6 +66,28 @@ TEST(FastExp, EdgeCases) {
     EXPECT_GT(y[6], 0.0);
     EXPECT_TRUE(std::isfinite(y[7]));
     EXPECT_EQ(y[8], 0.0);  // below −708: flushed to zero by design
+  }
+}
+
+// The softmax weights' exponential (no overflow clamp) gives exp()'s bits wherever it is used:
+// x ≤ 0, −∞, −0, NaN, double and float, at every width.
+TEST(FastExp, NonPositiveVariantHasTheSameBits) {
+  std::vector<double> x;
+  for (int i = 0; i <= 200'000; ++i) x.push_back(-750.0 * i / 200'000.0);
+  x.push_back(-std::numeric_limits<double>::infinity());
+  x.push_back(-0.0);
+  x.push_back(std::numeric_limits<double>::quiet_NaN());
+  std::vector<float> xf(x.begin(), x.end());
+  std::vector<double> a(x.size()), b(x.size());
+  std::vector<float> af(x.size()), bf(x.size());
+  for (SimdWidth width : supported_widths()) {
+    SCOPED_TRACE(std::string(attnflow::simd_width_name(width)));
+    attnflow::exp_at_width(width, x, a);
+    attnflow::exp_nonpositive_at_width(width, x, b);
+    attnflow::exp_at_width(width, xf, af);
+    attnflow::exp_nonpositive_at_width(width, xf, bf);
+    EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(double)), 0);
+    EXPECT_EQ(std::memcmp(af.data(), bf.data(), af.size() * sizeof(float)), 0);
   }
 }
 
