@@ -136,7 +136,7 @@ TEST(EngineInvariance, RotationCovarianceWithIdentityWeights) {
 }
 
 // Threads only decide which query blocks they own: every output is bitwise the same for 1, 2 and
-// 3 threads (3 does not divide the 32 query blocks of N = 1000 evenly).
+// 3 threads (3 does not divide the 8 query blocks of N = 1000 evenly).
 TEST(EngineDeterminism, BitwiseIdenticalAcrossThreadCounts) {
   const Index n = 1000, d = 6;
   const int saved = omp_get_max_threads();
