@@ -53,8 +53,9 @@ struct Rate {
   double checksum = 0.0;                     ///< uses the results, so nothing is optimised away
 };
 
-/// simd::exp lanes per second over an L1-resident array of 2048 arguments in [−20, 0] (the range
-/// of s − m in the engine), at the engine's active vector width.
+/// simd::exp_nonpositive (the softmax weights' exponential) lanes per second over an L1-resident
+/// array of 2048 arguments in [−20, 0] (the range of s − m in the engine), at the engine's active
+/// vector width.
 Rate measure_exp_rate(int threads, double min_seconds);
 
 /// Mul-adds per second (a ← simd::mul_add(a, m, c) lane-wise on 8 and on 16 independent

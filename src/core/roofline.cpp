@@ -43,7 +43,7 @@ template <class V>
 [[gnu::always_inline]] inline double exp_sweeps(const double* in, double* out, long sweeps) {
   for (long r = 0; r < sweeps; ++r) {
     for (Index j = 0; j < kExpLength; j += kLanes)
-      simd::store(out + j, simd::exp(simd::load<V>(in + j)));
+      simd::store(out + j, simd::exp_nonpositive(simd::load<V>(in + j)));
     asm volatile("" : : "r"(out) : "memory");  // every sweep's stores happen
   }
   double s = 0.0;
