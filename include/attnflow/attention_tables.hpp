@@ -4,6 +4,7 @@
 // vectorises, and needs no tail handling: padded keys have log-weight −∞ and contribute nothing.
 #include <algorithm>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "attnflow/types.hpp"
@@ -37,12 +38,16 @@ constexpr Index key_block_size(Index k, Index dv, Index bytes = 8) {
   while (block > smallest && block * (k + dv + 2) * bytes > kBudgetBytes) block /= 2;
   return block;
 }
-/// Queries per block: the unit of work distributed over threads. Every key block is read from
-/// memory once per query block, so larger blocks read the key table fewer times: at N = 16384,
-/// d = 64 (a 16 MiB table, beyond L2) one thread took 1.31 s with 32 queries per block, 1.20 s
-/// with 64, 1.10 s with 128 and 1.09 s with 256 (`bench velocity --threads 1`). 128 keeps the
-/// per-thread lane accumulators at 128 · dv · 64 bytes (512 KiB at dv = 64).
-inline constexpr Index kQueryBlock = 128;
+/// Queries per block: the unit of work distributed over threads, for tables of scalars T. Every
+/// key block is read from memory once per query block, so larger blocks read the key table fewer
+/// times: at N = 16384, d = 64 (a 16 MiB table, beyond L2) one float64 thread took 1.31 s with 32
+/// queries per block, 1.20 s with 64, 1.10 s with 128 and 1.09 s with 256 (`bench velocity
+/// --threads 1`); 128 keeps the lane accumulators at 128 · dv · 64 bytes (512 KiB at dv = 64).
+/// The float32 engine also keeps double lanes (Accumulation<float>: 16 per component), and there
+/// 64 measured best (0.58 s; 32: 0.61 s, 128: 0.62 s).
+template <class T>
+inline constexpr Index kQueryBlockOf = std::is_same_v<T, float> ? 64 : 128;
+inline constexpr Index kQueryBlock = kQueryBlockOf<double>;
 
 /// Below this many pair·feature operations a reduction runs on one thread: a parallel region
 /// costs microseconds, and spinning threads slow small runs badly on a loaded machine.

@@ -16,9 +16,9 @@
 // partial sums combined in a fixed order, on one thread. Threads only decide which query blocks
 // they own, so the result is bitwise the same for any thread count.
 //
-// Structure: attend_query_block() is the whole computation for one block of kQueryBlock queries;
-// it is force-inlined into per-kernel functions that dispatch.cpp compiles for each vector width
-// (simd_dispatch.hpp). for_each_query_block() distributes blocks over OpenMP threads.
+// Structure: attend_query_block() is the whole computation for one block of kQueryBlockOf<T>
+// queries; it is force-inlined into per-kernel functions that dispatch.cpp compiles for each vector
+// width (simd_dispatch.hpp). for_each_query_block() distributes blocks over OpenMP threads.
 #include <algorithm>
 #include <limits>
 #include <memory>
@@ -56,7 +56,7 @@ inline constexpr int kMaxQueryGroup = 4;
 template <class T>
 struct Accumulation {
   static constexpr bool kWidened = false;
-  static constexpr Index kFlushKeys = 0;
+  static constexpr Index kFlushKeys = 512;
 };
 template <>
 struct Accumulation<float> {
@@ -75,7 +75,7 @@ struct BasicBlockScratch {
   /// Per query of the block: no key has contributed to its lane_acc yet, which then holds
   /// anything (see attend_query_block).
   std::vector<unsigned char> fresh;
-  /// kQueryBlock × dv × kL partial sums, left uninitialised. The float64 engine never zeroes
+  /// kQueryBlockOf<T> × dv × kL partial sums, left uninitialised. The float64 engine never zeroes
   /// them: a query's first contribution stores its products instead of adding them (zero-filling
   /// 256 KiB per evaluation at d = 128, then rescaling those zeros by 0 at the first block,
   /// cost ~10 % of small systems' evaluations). The float32 engine zeroes the part it uses.
@@ -90,15 +90,15 @@ struct BasicBlockScratch {
   explicit BasicBlockScratch(Index dv_)
       : dv(dv_),
         s(kMaxQueryGroup * kKeyBlock),
-        state(kQueryBlock),
-        lane_sum(kQueryBlock * kL),
-        fresh(kQueryBlock),
-        lane_acc_storage(new T[static_cast<std::size_t>(kQueryBlock * dv * kL)]),
-        lane_acc(lane_acc_storage.get(), static_cast<std::size_t>(kQueryBlock * dv * kL)),
+        state(kQueryBlockOf<T>),
+        lane_sum(kQueryBlockOf<T> * kL),
+        fresh(kQueryBlockOf<T>),
+        lane_acc_storage(new T[static_cast<std::size_t>(kQueryBlockOf<T> * dv * kL)]),
+        lane_acc(lane_acc_storage.get(), static_cast<std::size_t>(kQueryBlockOf<T> * dv * kL)),
         acc(static_cast<std::size_t>(dv)) {
     if constexpr (Accumulation<T>::kWidened) {
-      const auto wide = static_cast<std::size_t>(kQueryBlock * dv * kL);
-      wide_sum.resize(static_cast<std::size_t>(kQueryBlock * kL));
+      const auto wide = static_cast<std::size_t>(kQueryBlockOf<T> * dv * kL);
+      wide_sum.resize(static_cast<std::size_t>(kQueryBlockOf<T> * kL));
       wide_acc_storage.reset(new double[wide]);
       wide_acc = std::span<double>(wide_acc_storage.get(), wide);
     }
@@ -172,8 +172,8 @@ template <int G, int R, class V, bool kFresh, class T>
   }
 }
 
-/// Runs the reduction for queries [b·kQueryBlock, (b+1)·kQueryBlock) over all keys, in the
-/// vectors of Width (simd::Width512, Width256 or Width128: the same bits at every width).
+/// Runs the reduction for queries [b·kQueryBlockOf<T>, (b+1)·kQueryBlockOf<T>) over all keys, in
+/// the vectors of Width (simd::Width512, Width256 or Width128: the same bits at every width).
 template <class Normalization, class Width, class T, class Score, class Weighting, class Mask>
 [[gnu::always_inline]] inline void attend_query_block(const BasicQueryTable<T>& queries,
                                                       const BasicKeyTable<T>& keys,
@@ -190,8 +190,8 @@ template <class Normalization, class Width, class T, class Score, class Weightin
   constexpr bool kWidened = Accumulation<T>::kWidened;
   constexpr double kNegInf = -std::numeric_limits<double>::infinity();
   const Index dv = output_dimension(keys, out);
-  const Index i0 = b * kQueryBlock;
-  const Index i1 = std::min(queries.n, i0 + kQueryBlock);
+  const Index i0 = b * kQueryBlockOf<T>;
+  const Index i1 = std::min(queries.n, i0 + kQueryBlockOf<T>);
   T* s = scratch.s.data();
   double max_query_position = kNegInf;
   for (Index i = i0; i < i1; ++i)
@@ -400,7 +400,7 @@ template <class T, class BlockFn>
 void for_each_query_block(const BasicQueryTable<T>& queries, const BasicKeyTable<T>& keys,
                           AttentionOutput out, BlockFn&& block) {
   const Index dv = output_dimension(keys, out);
-  const Index n_blocks = (queries.n + kQueryBlock - 1) / kQueryBlock;
+  const Index n_blocks = (queries.n + kQueryBlockOf<T> - 1) / kQueryBlockOf<T>;
   const bool parallel =
       n_blocks > 1 && queries.n * keys.stride * (keys.k + dv + 1) > kParallelPairWork;
 #pragma omp parallel if (parallel)

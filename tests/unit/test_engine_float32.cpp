@@ -229,7 +229,7 @@ TEST(Float32LargeBeta, SoftmaxAndUsaAtBeta30) {
 }
 
 // Threads only decide which query blocks they own: float32 outputs (field and projected
-// velocity) are bitwise the same for 1, 2 and 3 threads (N = 1200: 10 query blocks, 3 threads do
+// velocity) are bitwise the same for 1, 2 and 3 threads (N = 1200: 19 query blocks, 3 threads do
 // not divide them; the float lanes are flushed at 512 and 1024 keys).
 TEST(Float32Determinism, BitwiseIdenticalAcrossThreadCounts) {
   const Index n = 1200, d = 6;
