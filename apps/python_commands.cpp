@@ -1,8 +1,9 @@
 // The subcommands written in Python: `attnflow plot OUTDIR`, `attnflow animate OUTDIR` (figures and
 // movies of a run; python/attnflow/plot.py, animate.py) and `attnflow reproduce` (the papers'
-// experiments; python/attnflow/reproduce/). The command line runs `python3 -m attnflow <command> ...`
-// with the package on PYTHONPATH and hands every further option to it. Python drives this binary
-// back through $ATTNFLOW_EXE, and finds the experiment configs through $ATTNFLOW_EXPERIMENTS.
+// experiments; python/attnflow/reproduce/). The command line runs `python3 -m attnflow <command>
+// ...` with the package on PYTHONPATH and hands every further option to it. Python drives this
+// binary back through $ATTNFLOW_EXE, and finds the experiment configs through
+// $ATTNFLOW_EXPERIMENTS.
 #include <unistd.h>
 
 #include <cerrno>
@@ -59,13 +60,14 @@ std::string python_package_dir() {
   return {};
 }
 
-/// The directory of experiment configs: $ATTNFLOW_EXPERIMENTS, the source tree this binary was built
-/// from, or the install location relative to the binary.
+/// The directory of experiment configs: $ATTNFLOW_EXPERIMENTS, the source tree this binary was
+/// built from, or the install location relative to the binary.
 std::string experiments_dir() {
   if (const char* env = std::getenv("ATTNFLOW_EXPERIMENTS"); env != nullptr && *env != '\0')
     return env;
   std::error_code ec;
-  if (!std::string(ATTNFLOW_EXPERIMENTS_DIR).empty() && fs::is_directory(ATTNFLOW_EXPERIMENTS_DIR, ec))
+  if (!std::string(ATTNFLOW_EXPERIMENTS_DIR).empty() &&
+      fs::is_directory(ATTNFLOW_EXPERIMENTS_DIR, ec))
     return ATTNFLOW_EXPERIMENTS_DIR;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
   if (!ec && fs::is_directory(exe.parent_path() / ATTNFLOW_EXPERIMENTS_FROM_BIN, ec))

@@ -11,9 +11,10 @@
 
 namespace attnflow {
 
-/// Number of independent partial sums per query for tables of scalars T: one 64-byte vector
-/// (8 doubles, 16 floats), the vector width the inner loops are written for. The order of every
-/// reduction is fixed by it and by the key block size, never by the thread count.
+/// Number of independent partial sums per query for tables of scalars T: 64 bytes of lanes
+/// (8 doubles, 16 floats), held as one, two or four registers by the vector width at hand
+/// (simd::Pack). The order of every reduction is fixed by it and by the key block size, never by
+/// the thread count or the width.
 template <class T>
 inline constexpr Index kLanesOf = Index{64} / static_cast<Index>(sizeof(T));
 /// The lanes of the float64 engine.
@@ -47,7 +48,6 @@ constexpr Index key_block_size(Index k, Index dv, Index bytes = 8) {
 /// 64 measured best (0.58 s; 32: 0.61 s, 128: 0.62 s).
 template <class T>
 inline constexpr Index kQueryBlockOf = std::is_same_v<T, float> ? 64 : 128;
-inline constexpr Index kQueryBlock = kQueryBlockOf<double>;
 
 /// Below this many pair·feature operations a reduction runs on one thread: a parallel region
 /// costs microseconds, and spinning threads slow small runs badly on a loaded machine.

@@ -16,7 +16,7 @@
 // mul-add: exact for a multiply-then-add, and for cores like this one whose adds run on pipes of
 // their own beside the FMA pipes). Left out: loads and stores (cache-resident by construction of
 // the key blocks: k + 2 dv + 2 loads and 2 stores per pair), the per-(query, block) horizontal max
-// and rare rescale (1/256 of a pair or less) and the O(N d) per-query work (table building,
+// and rare rescale (1/32 of a pair or less) and the O(N d) per-query work (table building,
 // finalize, tangent projection), all o(N²). The bound treats the exp and the mul-adds as competing
 // for the same floating-point pipes (their times add):
 //   bound_pairs_per_s = 1 / (exps / exp_rate + (mul_adds + single_ops / 2) / mul_add_rate)

@@ -3,9 +3,9 @@
 // engine, model.precision), held as K native registers of the instruction set a function is
 // compiled for (simd::Width512 / Width256 / Width128, chosen at run time by simd_dispatch.hpp).
 // The engine's partial sums are exactly these lanes, so vector code and reduction order coincide
-// by construction, and every width computes the same IEEE operations lane by lane. Multiply-adds
-// are fused (mul_add) at the widths whose instruction set has FMA, so AVX-512 and AVX2 give
-// bitwise the same results, and SSE2 (two roundings) agrees with them to round-off
+// by construction. Multiply-adds are fused (mul_add) at the widths whose instruction set has
+// FMA, so AVX-512 and AVX2 compute the same IEEE operations lane by lane and give bitwise the
+// same results; SSE2 (a multiply, then an add) agrees with them to round-off
 // (tests/unit/test_simd_widths.cpp).
 //
 // Why Pack<N, K> and not one 64-byte GCC vector for every instruction set: GCC 12 gives a vector
@@ -13,7 +13,6 @@
 // memory and each operation is split into halves that are stored and reloaded (measured: the AVX2
 // build was 11–17× slower than the AVX-512 one). K registers in a struct are scalarised into K
 // independent registers instead.
-#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
@@ -318,9 +317,13 @@ template <bool kHighClamp, class V>
       0x1.0000000000011p-1,  0x1.0000000000000p+0,  0x1.0000000000000p+0};
   V p = fill<V>(0x1.af631d0059becp-26);
   for (double c : kCoefficients) p = horner_step(p, r, fill<V>(c));
-  const I ki = std::bit_cast<I>(shifted) - std::int64_t{0x4338000000000000LL};  // bits of kShifter
+  // __builtin_bit_cast, not std::bit_cast: a library template compiled for the default target
+  // would, if not inlined (a debug build), pass 64-byte packs under another calling convention
+  // than the width's function expects.
+  const I ki =
+      __builtin_bit_cast(I, shifted) - std::int64_t{0x4338000000000000LL};  // bits of kShifter
   const I scale_bits = (ki + std::int64_t{1023}) << 52;
-  const V result = p * std::bit_cast<V>(scale_bits);
+  const V result = p * __builtin_bit_cast(V, scale_bits);
   const V with_low = select(too_small, fill<V>(0.0), result);
   if constexpr (kHighClamp) return select(too_large, fill<V>(__builtin_inf()), with_low);
   return with_low;
@@ -360,9 +363,9 @@ template <bool kHighClamp, class V>
   V p = fill<V>(1.9875691500e-4);
   for (float c : kCoefficients) p = horner_step(p, r, fill<V>(c));
   p = horner_step(p, r * r, r) + 1.0f;
-  const I ki = std::bit_cast<I>(shifted) - std::int32_t{0x4B400000};  // bits of kShifter
+  const I ki = __builtin_bit_cast(I, shifted) - std::int32_t{0x4B400000};  // bits of kShifter
   const I scale_bits = (ki + std::int32_t{127}) << 23;
-  const V result = p * std::bit_cast<V>(scale_bits);
+  const V result = p * __builtin_bit_cast(V, scale_bits);
   const V with_low = select(too_small, fill<V>(0.0), result);
   if constexpr (kHighClamp) return select(too_large, fill<V>(__builtin_inff()), with_low);
   return with_low;
@@ -390,10 +393,10 @@ template <AnyPack V>
 // The widths: how many native registers make up the engine's lanes for each instruction set, and
 // the register blocking of the engine's passes (stream_attention.hpp): pass 1 holds kQueryGroup ×
 // kScoreChunks score accumulators, pass 3 kQueryGroup × kValueComponents value accumulators, each
-// of kParts registers, which must fit the width's register file (32 for AVX-512, 16 for AVX2 and
-// SSE2). The values are the fastest of those measured with `attnflow bench velocity --n 8192
-// --d 3|64 --threads 1 --simd W` (AVX2, d = 64: (1, 4, 4) 0.67 s, (2, 2, 2) 0.77 s, (4, 2, 4)
-// 1.07 s). None of them changes a bit of the result.
+// of kParts registers, which should fit the width's register file (32 for AVX-512, 16 for AVX2
+// and SSE2). The AVX-512 and AVX2 values are the fastest of those measured with `attnflow bench
+// velocity --n 8192 --d 3|64 --threads 1 --simd W` (AVX2, d = 64: (1, 4, 4) 0.67 s, (2, 2, 2)
+// 0.77 s, (4, 2, 4) 1.07 s); SSE2's were not tuned. None of them changes a bit of the result.
 /// AVX-512: one 64-byte register.
 struct Width512 {
   template <class T>

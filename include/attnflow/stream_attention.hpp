@@ -72,8 +72,9 @@ struct BasicBlockScratch {
   std::vector<T> s;
   std::vector<OnlineSoftmax> state;
   std::vector<T> lane_sum;
-  /// Per query of the block: no key has contributed to its lane_acc yet, which then holds
-  /// anything (see attend_query_block).
+  /// Per query of the block: its lane_acc holds nothing yet (anything may be stored there), so
+  /// its first contribution is stored, not added. The float64 engine sets it at the start of a
+  /// block; the float32 engine zero-fills lane_acc and leaves it clear.
   std::vector<unsigned char> fresh;
   /// kQueryBlockOf<T> × dv × kL partial sums, left uninitialised. The float64 engine never zeroes
   /// them: a query's first contribution stores its products instead of adding them (zero-filling
@@ -229,8 +230,8 @@ template <class Normalization, class Width, class T, class Score, class Weightin
     // G consecutive queries at a time (kQueryGroup, then 1 for the rest): pass 1 loads each key
     // once for all G, pass 3 each value once; every query's own operations and their order are
     // those of G = 1, so the bits do not depend on G.
-    // (Force-inlined: a lambda is a function of its own, which target_clones would otherwise
-    // compile for the baseline instruction set.)
+    // (Force-inlined: a lambda is a function of its own, which would otherwise be compiled for
+    // the default target instead of the width's instruction set.)
     auto attend_group = [&]<int G>(Index ig) __attribute__((always_inline)) {
       const T* q[G];
       double query_position[G];
@@ -322,10 +323,10 @@ template <class Normalization, class Width, class T, class Score, class Weightin
         for (; j < j1; j += kL) lane_sum += weight_at(j);
         simd::store(ls, lane_sum);
       }
-      // Pass 3: Σ_j p_ij v_j, four value components at a time for all G queries: each load of
-      // v serves G queries, each load of p four components, and 4G add chains run side by side
-      // (one chain was bound by the add latency at large dv). Every (query, component) sum still
-      // runs over its keys in the same order.
+      // Pass 3: Σ_j p_ij v_j, kValueComponents components at a time for all G queries: each load
+      // of v serves G queries, each load of p kValueComponents components, and G ×
+      // kValueComponents multiply-add chains run side by side (one chain was bound by the
+      // latency at large dv). Every (query, component) sum still runs over its keys in order.
       unsigned char* fresh = scratch.fresh.data() + (ig - i0);
       bool all_active = true, all_fresh = true, none_fresh = true;
       for (int g = 0; g < G; ++g) {

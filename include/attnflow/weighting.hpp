@@ -1,7 +1,8 @@
 #pragma once
 // Weighting policies: how (masked) scores s_ij and key masses w_j become the non-negative weights
-// p_ij that the engine sums (DESIGN principle 2), one vector of keys at a time (V = simd::v8d, or
-// simd::v16f in the float32 engine; the running maximum m stays a double, OnlineSoftmax).
+// p_ij that the engine sums (DESIGN principle 2), one vector of keys at a time (V: a simd::Pack of
+// 8 doubles, or 16 floats in the float32 engine; the running maximum m stays a double,
+// OnlineSoftmax).
 // Exponential kernels keep an online maximum m so that e^{s−m} never overflows; kernels without an
 // exponential use a fixed shift m = 0.
 #include <algorithm>

@@ -128,10 +128,7 @@ void attend(const KernelSettings& kernel, const QueryTable32& queries, const Key
 
 void attend_unnormalized(bool causal, double beta, const QueryTable& queries, const KeyTable& keys,
                          AttentionOutput out) {
-  KernelSettings usa;
-  usa.kind = KernelKind::usa;
-  usa.causal = causal;
-  run_blocks(block_function<double>(usa.kind, usa.causal),
+  run_blocks(block_function<double>(KernelKind::usa, causal),
              BlockCall<double>{queries, keys, out, beta, 1.0});
 }
 

@@ -40,7 +40,7 @@ constexpr long kMulAddIterations = 500'000;  // × 8 lanes × chains mul-adds pe
 // Same dispatch as the engine (dispatch.cpp): one function per vector width, the active width
 // picked at run time.
 template <class V>
-[[gnu::always_inline]] inline double exp_sweeps(const double* in, double* out, long sweeps) {
+[[gnu::always_inline]] inline double exp_sweeps_at(const double* in, double* out, long sweeps) {
   for (long r = 0; r < sweeps; ++r) {
     for (Index j = 0; j < kExpLength; j += kLanes)
       simd::store(out + j, simd::exp_nonpositive(simd::load<V>(in + j)));
@@ -56,7 +56,7 @@ template <class V>
 // registers, 16 are needed on cores with two 512-bit pipes; both are measured and the faster one
 // kept.
 template <int kChains, class V>
-[[gnu::always_inline]] inline double mul_add_chains(long iterations, double m_in, double c_in) {
+[[gnu::always_inline]] inline double mul_add_chains_at(long iterations, double m_in, double c_in) {
   V a[kChains];
   for (int k = 0; k < kChains; ++k) a[k] = simd::fill<V>(1.0 + 0.125 * k);
   const V m = simd::fill<V>(m_in);
@@ -73,13 +73,13 @@ using MulAddChains = double (*)(long, double, double);
 
 #define ATTNFLOW_ROOFLINE_AT(target, Width, suffix)                              \
   target double exp_sweeps##suffix(const double* in, double* out, long sweeps) { \
-    return exp_sweeps<simd::Width::vec<double>>(in, out, sweeps);                \
+    return exp_sweeps_at<simd::Width::vec<double>>(in, out, sweeps);             \
   }                                                                              \
   target double mul_add_chains_8##suffix(long iterations, double m, double c) {  \
-    return mul_add_chains<8, simd::Width::vec<double>>(iterations, m, c);        \
+    return mul_add_chains_at<8, simd::Width::vec<double>>(iterations, m, c);     \
   }                                                                              \
   target double mul_add_chains_16##suffix(long iterations, double m, double c) { \
-    return mul_add_chains<16, simd::Width::vec<double>>(iterations, m, c);       \
+    return mul_add_chains_at<16, simd::Width::vec<double>>(iterations, m, c);    \
   }
 ATTNFLOW_ROOFLINE_AT(ATTNFLOW_TARGET_512, Width512, _512)
 ATTNFLOW_ROOFLINE_AT(ATTNFLOW_TARGET_256, Width256, _256)

@@ -13,10 +13,21 @@ namespace {
 constexpr int kUnset = -1;
 std::atomic<int> g_width{kUnset};
 
+/// "avx512, avx2, sse2" restricted to the widths this CPU supports.
+std::string supported_names() {
+  std::string names;
+  for (SimdWidth w : {SimdWidth::avx512, SimdWidth::avx2, SimdWidth::sse2}) {
+    if (!simd_width_supported(w)) continue;
+    if (!names.empty()) names += ", ";
+    names += simd_width_name(w);
+  }
+  return names;
+}
+
 void require_supported(SimdWidth width, const std::string& key) {
   if (!simd_width_supported(width))
     throw InputError(key, "this CPU does not support " + std::string(simd_width_name(width)) +
-                              "; allowed: the widths it supports, of avx512, avx2, sse2");
+                              "; allowed on this CPU: " + supported_names());
 }
 
 SimdWidth widest_supported() {

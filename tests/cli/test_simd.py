@@ -47,8 +47,12 @@ def test_widths_write_the_same_trajectory(tmp_path, run_cli):
             np.testing.assert_array_equal(other[0], x_best)
             np.testing.assert_array_equal(other[1], e_best)
     x_sse2, e_sse2 = trajectory(tmp_path, run_cli, "sse2", "sse2")
-    # Unit-norm tokens, O(1) velocities, four RK4 steps of 0.05: the two roundings of SSE2's
-    # multiply-adds move coordinates and energies by a few ulps of 1.
+    # Each velocity evaluation of both widths is within the engine's error bound of the exact one
+    # (engine_test_support.hpp: ~(k + log N + 20) u · β|x|² ≈ 1e-14 here, k = d = 5, N = 700,
+    # β = 2, unit tokens), so they differ by ≤ 2e-14 per evaluation; RK4 weights its 16
+    # evaluations by dt/6..dt/3 over t_end = 0.2, moving positions by ≤ 0.2 · 2e-14 = 4e-15, plus
+    # the renormalisation's few ulps of 1 per step. 1e-13 leaves a margin of 10 over that sum; the
+    # energy (O(1), a sum of N² terms of relative error ≤ 1e-14) likewise within 1e-13.
     np.testing.assert_allclose(x_sse2, x_best, rtol=0, atol=1e-13)
     np.testing.assert_allclose(e_sse2, e_best, rtol=1e-13, atol=0)
 
@@ -61,6 +65,8 @@ def test_bench_reports_and_selects_the_width(run_cli):
     narrow = json.loads(r.stdout)
     assert widest["simd"] in ("avx512", "avx2", "sse2")
     assert narrow["simd"] == "sse2"
+    # The checksum sums N·d = 2000 velocity entries, each within ~2e-14 of the other width's
+    # (the bound above), against a total of O(1)-O(10): 1e-12 relative covers 2000 · 2e-14.
     assert abs(narrow["checksum"] - widest["checksum"]) <= 1e-12 * abs(widest["checksum"])
 
 

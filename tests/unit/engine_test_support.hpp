@@ -152,7 +152,9 @@ inline double max_abs_log_weight(const std::vector<double>& w) {
 /// First-order forward-error bound of the streaming engine, *relative to the conditioning scale*
 /// of each output entry (dense::FieldResult::v_abs = Σ_h |W_h| Σ_j |a_ij| |V_h||x_j|), in the
 /// standard model |fl(a∘b) − a∘b| ≤ u|a∘b|, u = 2⁻⁵³, γ_m ≈ m u, and with the engine's exponential
-/// within 2 ulp ≤ 4u (fast_exp.hpp):
+/// within 2 ulp ≤ 4u (simd.hpp, tests/unit/test_fast_exp.cpp); a fused multiply-add (AVX-512,
+/// AVX2 widths) rounds once where this counts a product and a sum, so the bound holds at every
+/// width:
 ///  (1) q = Qx, k = Kx: |δq| ≤ γ_d |Q||x| (same for k);
 ///  (2) s = β⟨q, k⟩ (k products, k − 1 sums, × β), or −β‖q − k‖²: |δs| ≤ (γ_{k+1} + 2γ_d) S, with
 ///      S the dense reference's max_score_scale (β Σ_c (|Q||x_i|)_c (|K||x_j|)_c, or with

@@ -313,9 +313,9 @@ std::vector<SimdWidth> supported_widths() {
 
 // simd::exp on float lanes (vector_exp.hpp, at every supported width) against std::exp in double
 // (whose error, < 1 double ulp, is 2⁻²⁹ of a float ulp): within 1.5 float ulp over its whole domain
-// [−87, 88] by a dense sweep (measured: 0.98), and in particular over [−20, 0], where the engine's
-// arguments s − m lie for the weights that matter. The engine's error bound (float32_bound above)
-// assumes 2 ulp.
+// [−87, 88] by a dense sweep (measured: 1.01 fused, 0.98 unfused), and in particular over [−20, 0],
+// where the engine's arguments s − m lie for the weights that matter. The engine's error bound
+// (float32_bound above) assumes 2 ulp.
 TEST(FloatExp, WithinTwoUlpOverTheWholeDomain) {
   constexpr int kPoints = 4'000'000;
   std::vector<float> x(kPoints), x_engine(1'000'000);

@@ -103,24 +103,26 @@ void check_widths_agree(Index n, Index d, MakeModel make_model) {
       }
 }
 
-// Three heads with k ∈ {2, 7, 5}, dv ∈ {4, 1, 8}; N = 1100 leaves partial query groups and
-// blocks, and the float lanes flush at 512 and 1024 keys.
+// Three heads with k ∈ {2, 7, 5}, dv ∈ {4, 1, 8}; N = 1101 leaves a partial last query block,
+// whose 77 (float: 13) queries end in a group of one, partial key blocks and vectors, and the
+// float lanes flush at 512 and 1024 keys.
 TEST(SimdWidths, BitwiseIdenticalForSmallHeads) {
-  check_widths_agree(1100, 6, [](KernelKind kind, Rng& rng) {
+  check_widths_agree(1101, 6, [](KernelKind kind, Rng& rng) {
     return multi_head(6, 1.0, kind, rng, Geometry::sphere);
   });
 }
 
-// k = dv = 64: the long score and value loops, every chunk count and value-component block.
+// k = dv = 64: the long score and value loops, every chunk count and value-component block;
+// N = 301 again ends in a group of one query.
 TEST(SimdWidths, BitwiseIdenticalForWideHeads) {
-  check_widths_agree(300, 64, [](KernelKind kind, Rng&) {
+  check_widths_agree(301, 64, [](KernelKind kind, Rng&) {
     return identity_heads(64, 4.0, kind, Geometry::sphere);
   });
 }
 
 // The exponentials of the widths with FMA agree bitwise (fused operations are correctly
-// rounded), including clamped and special arguments; SSE2's unfused polynomial stays within one
-// ulp of them (each is within ~1 ulp of e^x: test_fast_exp.cpp).
+// rounded), including clamped and special arguments; SSE2's unfused polynomial agrees with them
+// within the sum of their error bounds.
 TEST(SimdWidths, ExponentialsAgreeAcrossWidths) {
   Rng rng(5);
   std::vector<double> xd(4099);
@@ -150,14 +152,15 @@ TEST(SimdWidths, ExponentialsAgreeAcrossWidths) {
           EXPECT_TRUE(std::isnan(yd[i]));
           continue;
         }
-        // Equal (0, ∞ at the clamps) or within one ulp of the reference's magnitude.
+        // Equal (0, ∞ at the clamps), or both within 2 ulp of e^x (test_fast_exp.cpp's bound at
+        // every width), so within 4 ulp ≤ 4 eps |e^x| of each other (|ref| ≥ |e^x| (1 − 2 eps)).
         EXPECT_TRUE(yd[i] == yd_ref[i] ||
                     std::fabs(yd[i] - yd_ref[i]) <=
-                        std::fabs(yd_ref[i]) * std::numeric_limits<double>::epsilon())
+                        4.0 * std::fabs(yd_ref[i]) * std::numeric_limits<double>::epsilon())
             << xd[i] << ": " << yd[i] << " vs " << yd_ref[i];
         EXPECT_TRUE(yf[i] == yf_ref[i] ||
                     std::fabs(yf[i] - yf_ref[i]) <=
-                        std::fabs(yf_ref[i]) * std::numeric_limits<float>::epsilon())
+                        4.0f * std::fabs(yf_ref[i]) * std::numeric_limits<float>::epsilon())
             << xf[i] << ": " << yf[i] << " vs " << yf_ref[i];
       }
     }
@@ -187,10 +190,13 @@ TEST(SimdWidths, NamesParseAndUnknownNamesAreRejected) {
       set_simd_width(w, "simd");
       FAIL() << "no error";
     } catch (const InputError& e) {
-      EXPECT_EQ(std::string(e.what()), "simd: this CPU does not support " +
-                                           std::string(simd_width_name(w)) +
-                                           "; allowed: the widths it supports, of avx512, avx2, "
-                                           "sse2");
+      const std::string message(e.what());
+      EXPECT_EQ(message.rfind("simd: this CPU does not support " + std::string(simd_width_name(w)) +
+                                  "; allowed on this CPU: ",
+                              0),
+                0u)
+          << message;
+      EXPECT_NE(message.find("sse2"), std::string::npos) << message;
     }
   }
 }
