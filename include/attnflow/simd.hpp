@@ -395,8 +395,9 @@ template <AnyPack V>
 // kScoreChunks score accumulators, pass 3 kQueryGroup × kValueComponents value accumulators, each
 // of kParts registers, which should fit the width's register file (32 for AVX-512, 16 for AVX2
 // and SSE2). The AVX-512 and AVX2 values are the fastest of those measured with `attnflow bench
-// velocity --n 8192 --d 3|64 --threads 1 --simd W` (AVX2, d = 64: (1, 4, 4) 0.67 s, (2, 2, 2)
-// 0.77 s, (4, 2, 4) 1.07 s); SSE2's were not tuned. None of them changes a bit of the result.
+// velocity --n 16384 --d 3|64 --threads 1 --simd W` (AVX2, d = 64: (2, 2, 2) 2.79 s, (2, 2, 4)
+// 2.98 s, (2, 4, 2) 2.95 s, (1, 4, 4) 3.06 s); SSE2's were not tuned. None of them changes a bit
+// of the result.
 /// AVX-512: one 64-byte register.
 struct Width512 {
   template <class T>
@@ -410,9 +411,9 @@ struct Width512 {
 struct Width256 {
   template <class T>
   using vec = Pack<std::conditional_t<std::is_same_v<T, double>, v4d, v8f>, 2>;
-  static constexpr int kQueryGroup = 1;
-  static constexpr int kScoreChunks = 4;
-  static constexpr int kValueComponents = 4;
+  static constexpr int kQueryGroup = 2;
+  static constexpr int kScoreChunks = 2;
+  static constexpr int kValueComponents = 2;
   static constexpr const char* kName = "avx2";
 };
 /// SSE2 (baseline x86-64) and other 16-byte vector units: four registers.
