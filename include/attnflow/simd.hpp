@@ -398,41 +398,23 @@ template <AnyPack V>
 // velocity --n 16384 --d 3|64 --threads 1 --simd W` (AVX2, d = 64: (2, 2, 2) 2.79 s, (2, 2, 4)
 // 2.98 s, (2, 4, 2) 2.95 s, (1, 4, 4) 3.06 s); SSE2's were not tuned. None of them changes a bit
 // of the result.
+/// A width: K registers of Doubles (or Floats in the float32 engine) per vector of lanes, and the
+/// register blocking (G, C, R) = (kQueryGroup, kScoreChunks, kValueComponents).
+template <class Doubles, class Floats, int K, int G, int C, int R>
+struct VectorWidth {
+  template <class T>
+  using vec = Pack<std::conditional_t<std::is_same_v<T, double>, Doubles, Floats>, K>;
+  static constexpr int kQueryGroup = G;
+  static constexpr int kScoreChunks = C;
+  static constexpr int kValueComponents = R;
+  static_assert(vec<double>::kLanes == kLanesOf<double>, "a width holds the engine's lanes");
+  static_assert(vec<float>::kLanes == kLanesOf<float>, "a width holds the engine's lanes");
+};
 /// AVX-512: one 64-byte register.
-struct Width512 {
-  template <class T>
-  using vec = Pack<std::conditional_t<std::is_same_v<T, double>, v8d, v16f>, 1>;
-  static constexpr int kQueryGroup = 4;
-  static constexpr int kScoreChunks = 4;
-  static constexpr int kValueComponents = 4;
-  static constexpr const char* kName = "avx512";
-};
+using Width512 = VectorWidth<v8d, v16f, 1, 4, 4, 4>;
 /// AVX2: two 32-byte registers.
-struct Width256 {
-  template <class T>
-  using vec = Pack<std::conditional_t<std::is_same_v<T, double>, v4d, v8f>, 2>;
-  static constexpr int kQueryGroup = 2;
-  static constexpr int kScoreChunks = 2;
-  static constexpr int kValueComponents = 2;
-  static constexpr const char* kName = "avx2";
-};
+using Width256 = VectorWidth<v4d, v8f, 2, 2, 2, 2>;
 /// SSE2 (baseline x86-64) and other 16-byte vector units: four registers.
-struct Width128 {
-  template <class T>
-  using vec = Pack<std::conditional_t<std::is_same_v<T, double>, v2d, v4f>, 4>;
-  static constexpr int kQueryGroup = 2;
-  static constexpr int kScoreChunks = 2;
-  static constexpr int kValueComponents = 2;
-  static constexpr const char* kName = "sse2";
-};
-
-static_assert(Width512::vec<double>::kLanes == kLanesOf<double> &&
-                  Width256::vec<double>::kLanes == kLanesOf<double> &&
-                  Width128::vec<double>::kLanes == kLanesOf<double>,
-              "every width holds the engine's double lanes");
-static_assert(Width512::vec<float>::kLanes == kLanesOf<float> &&
-                  Width256::vec<float>::kLanes == kLanesOf<float> &&
-                  Width128::vec<float>::kLanes == kLanesOf<float>,
-              "every width holds the engine's float lanes");
+using Width128 = VectorWidth<v2d, v4f, 4, 2, 2, 2>;
 
 }  // namespace attnflow::simd
