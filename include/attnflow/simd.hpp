@@ -278,6 +278,34 @@ template <AnyPack V>
   }
 }
 
+/// The argument reduction both exponentials share: x clamped to [kMin, kMax] (kMax only with
+/// kHighClamp), k = round(x·log2 e) by the shifter trick (shifted = x·log2 e + shifter holds k in
+/// its low mantissa bits), and r = x − k·ln2 with the two-part ln2 = ln2_hi + ln2_lo.
+template <AnyPack V>
+struct ReducedExpArgument {
+  int_of<V> too_small;
+  int_of<V> too_large;  ///< all clear without kHighClamp
+  V shifted;
+  V r;
+};
+template <bool kHighClamp, class V, class S>
+[[gnu::always_inline]] inline ReducedExpArgument<V> reduce_exp_argument(V x, S min, S max, S log2e,
+                                                                        S shifter, S ln2_hi,
+                                                                        S ln2_lo) {
+  using I = int_of<V>;
+  const I too_small = x < min;
+  V xc = select(too_small, fill<V>(min), x);
+  I too_large{};
+  if constexpr (kHighClamp) {
+    too_large = x > max;
+    xc = select(too_large, fill<V>(max), xc);
+  }
+  const V shifted = horner_step(xc, fill<V>(log2e), fill<V>(shifter));
+  const V k = shifted - shifter;
+  const V r = mul_add(-k, fill<V>(ln2_lo), mul_add(-k, fill<V>(ln2_hi), xc));
+  return {too_small, too_large, shifted, r};
+}
+
 /// e^x lane-wise on double lanes, branch-free so it vectorises (std::exp is a libm call and stops
 /// vectorisation; Debian's SLEEF has only per-ISA entry points, which would need dispatching per
 /// call, while this is inlined into each width's engine). Method: x = k·ln2 + r, k = round(x/ln2)
@@ -300,16 +328,8 @@ template <bool kHighClamp, class V>
   constexpr double kShifter = 0x1.8p52;
   constexpr double kMin = -708.0;
   constexpr double kMax = 709.0;
-  const I too_small = x < kMin;
-  V xc = select(too_small, fill<V>(kMin), x);
-  I too_large{};
-  if constexpr (kHighClamp) {
-    too_large = x > kMax;
-    xc = select(too_large, fill<V>(kMax), xc);
-  }
-  const V shifted = horner_step(xc, fill<V>(kLog2e), fill<V>(kShifter));
-  const V k = shifted - kShifter;
-  const V r = mul_add(-k, fill<V>(kLn2Lo), mul_add(-k, fill<V>(kLn2Hi), xc));
+  const auto [too_small, too_large, shifted, r] =
+      reduce_exp_argument<kHighClamp>(x, kMin, kMax, kLog2e, kShifter, kLn2Hi, kLn2Lo);
   // scripts/exp_coefficients.py, degrees 10 down to 0 (degree 11 starts the Horner chain).
   constexpr double kCoefficients[] = {
       0x1.28b4057f44145p-22, 0x1.71ddf5749d126p-19, 0x1.a01991ac8730ap-16, 0x1.a01a01b14378fp-13,
@@ -348,16 +368,8 @@ template <bool kHighClamp, class V>
   constexpr float kShifter = 0x1.8p23f;
   constexpr float kMin = -87.0f;
   constexpr float kMax = 88.0f;
-  const I too_small = x < kMin;
-  V xc = select(too_small, fill<V>(kMin), x);
-  I too_large{};
-  if constexpr (kHighClamp) {
-    too_large = x > kMax;
-    xc = select(too_large, fill<V>(kMax), xc);
-  }
-  const V shifted = horner_step(xc, fill<V>(kLog2e), fill<V>(kShifter));
-  const V k = shifted - kShifter;
-  const V r = mul_add(-k, fill<V>(kLn2Lo), mul_add(-k, fill<V>(kLn2Hi), xc));
+  const auto [too_small, too_large, shifted, r] =
+      reduce_exp_argument<kHighClamp>(x, kMin, kMax, kLog2e, kShifter, kLn2Hi, kLn2Lo);
   constexpr float kCoefficients[] = {1.3981999507e-3f, 8.3334519073e-3f, 4.1665795894e-2f,
                                      1.6666665459e-1f, 5.0000001201e-1f};
   V p = fill<V>(1.9875691500e-4);
